@@ -1,0 +1,199 @@
+"""Avro single-object encoding for wapipe's events, registered with Faust as ``avro``.
+
+Every message starts with the marker ``C3 01`` and the 8-byte CRC-64-AVRO fingerprint of the
+schema that wrote it (Avro spec, "Single-object encoding"). A reader looks the fingerprint up
+among every schema it knows (``schemas/*.avsc`` are current, ``schemas/history/*.avsc`` older
+versions) and resolves the writer's record to the current one, so producers and consumers can
+be upgraded in any order as long as schemas evolve compatibly (add fields with defaults).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+from faust.serializers import codecs
+
+from pipeline.errors import SchemaError, UnknownSchemaError
+from pipeline.events import RECORD_TYPES, PurchaseItem
+
+MARKER = b"\xc3\x01"
+HEADER_BYTES = len(MARKER) + 8
+SCHEMA_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSchema:
+    name: str  # the record's short name, e.g. "InboundMessage"
+    fingerprint: bytes  # 8 bytes, little-endian, as written on the wire
+    parsed: dict[str, Any]
+    current: bool
+
+
+def schema_fingerprint(schema: Mapping[str, Any]) -> bytes:
+    """CRC-64-AVRO fingerprint of a schema's parsing canonical form, wire byte order."""
+    canonical = to_parsing_canonical_form(parse_schema(dict(schema), _write_hint=False))
+    # fastavro returns the little-endian bytes as hex, which is the wire order.
+    return bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+
+
+def _load_dir(directory: Path, *, current: bool) -> list[tuple[dict[str, Any], bool]]:
+    if not directory.is_dir():
+        return []
+    return [(json.loads(p.read_text("utf-8")), current) for p in sorted(directory.glob("*.avsc"))]
+
+
+class SchemaRegistry:
+    """The schemas this process knows: current ones to write, all versions to read."""
+
+    def __init__(self, schemas: Iterable[tuple[Mapping[str, Any], bool]]) -> None:
+        self._by_fingerprint: dict[bytes, KnownSchema] = {}
+        self._current: dict[str, KnownSchema] = {}
+        for raw, current in schemas:
+            name = str(raw["name"]).rsplit(".", 1)[-1]
+            known = KnownSchema(
+                name=name,
+                fingerprint=schema_fingerprint(raw),
+                parsed=parse_schema(dict(raw), _write_hint=False),
+                current=current,
+            )
+            self._by_fingerprint[known.fingerprint] = known
+            if current:
+                if name in self._current:
+                    raise SchemaError(f"two current schemas for record {name}")
+                self._current[name] = known
+
+    @classmethod
+    def default(cls) -> SchemaRegistry:
+        return cls(
+            _load_dir(SCHEMA_DIR, current=True)
+            + _load_dir(SCHEMA_DIR / "history", current=False)
+        )
+
+    def current(self, name: str) -> KnownSchema:
+        try:
+            return self._current[name]
+        except KeyError:
+            raise SchemaError(
+                f"no current schema for record {name!r}; add pipeline/schemas/<name>.avsc"
+            ) from None
+
+    def writer(self, fp: bytes) -> KnownSchema | None:
+        return self._by_fingerprint.get(fp)
+
+    def names(self) -> list[str]:
+        return sorted(self._current)
+
+
+class AvroEventCodec:
+    """Encode event dataclasses to single-object Avro bytes and back."""
+
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+        self.registry = registry or SchemaRegistry.default()
+        self._field_names: dict[type, tuple[str, ...]] = {
+            cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()
+        }
+
+    def encode(self, event: Any) -> bytes:
+        cls = type(event)
+        names = self._field_names.get(cls)
+        if names is None:
+            raise SchemaError(f"{cls.__name__} is not an event record; see pipeline.events")
+        known = self.registry.current(cls.__name__)
+        record = {name: getattr(event, name) for name in names}
+        if cls.__name__ == "Purchase":
+            record["items"] = [
+                {"sku": i.sku, "quantity": i.quantity, "amount_minor": i.amount_minor}
+                for i in event.items
+            ]
+        return self.encode_dict(known, record)
+
+    def encode_dict(self, known: KnownSchema, record: Mapping[str, Any]) -> bytes:
+        buf = io.BytesIO()
+        buf.write(MARKER)
+        buf.write(known.fingerprint)
+        try:
+            schemaless_writer(buf, known.parsed, record)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise SchemaError(f"cannot encode {known.name}: {exc}") from exc
+        return buf.getvalue()
+
+    def decode_dict(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """Decode to (record name, dict in the current schema's shape)."""
+        if len(data) < HEADER_BYTES or data[:2] != MARKER:
+            raise UnknownSchemaError(
+                "not an Avro single-object message (missing C3 01 marker); "
+                f"first bytes: {data[:HEADER_BYTES].hex() or '<empty>'}"
+            )
+        writer = self.registry.writer(bytes(data[2:HEADER_BYTES]))
+        if writer is None:
+            raise UnknownSchemaError(
+                f"no known schema has fingerprint {bytes(data[2:HEADER_BYTES]).hex()}: "
+                "the writer is newer than this reader (upgrade wapipe) or not a wapipe producer"
+            )
+        reader = self.registry.current(writer.name)
+        buf = io.BytesIO(data)
+        buf.seek(HEADER_BYTES)
+        try:
+            record = schemaless_reader(
+                buf, writer.parsed, None if writer is reader else reader.parsed
+            )
+        except Exception as exc:  # fastavro raises many kinds on corrupt bytes
+            raise SchemaError(f"corrupt {writer.name} message: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise SchemaError(f"{writer.name} did not decode to a record")
+        return writer.name, record
+
+    def decode(self, data: bytes) -> Any:
+        name, record = self.decode_dict(data)
+        cls = RECORD_TYPES[name]
+        if name == "Purchase":
+            record["items"] = tuple(PurchaseItem(**i) for i in record["items"])
+        elif name == "OutboundCommand":
+            record["template_params"] = tuple(record["template_params"])
+        try:
+            return cls(**record)
+        except TypeError as exc:
+            raise SchemaError(f"{name} does not match pipeline.events.{name}: {exc}") from exc
+
+
+class FaustAvroCodec(codecs.Codec):
+    """Faust serializer ``avro``: ``value_serializer="avro"`` on a topic uses it."""
+
+    def __init__(self, codec: AvroEventCodec | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.codec = codec or AvroEventCodec()
+
+    def _dumps(self, obj: Any) -> bytes:
+        return self.codec.encode(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return self.codec.decode(s)
+
+
+class Utf8KeyCodec(codecs.Codec):
+    """Faust serializer ``utf8`` for string keys (customer ids, business numbers)."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return obj.encode("utf-8") if isinstance(obj, str) else bytes(obj)
+
+    def _loads(self, s: bytes) -> Any:
+        return s.decode("utf-8")
+
+
+_registered = False
+
+
+def register_faust_codecs() -> None:
+    """Register ``avro`` and ``utf8`` with Faust (idempotent)."""
+    global _registered  # registration is process-wide in Faust itself
+    if not _registered:
+        codecs.register("avro", FaustAvroCodec())
+        codecs.register("utf8", Utf8KeyCodec())
+        _registered = True

@@ -1,0 +1,136 @@
+"""All configuration, read once from the environment (prefix ``WAPIPE_``).
+
+Every field documents itself; ``wapipe settings`` prints the table and the README's
+configuration table is checked against this module by a test. Code below the CLI never reads
+``os.environ``: it receives a :class:`Settings` (or one of the small frozen views it hands out).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "WAPIPE_"
+
+
+class Settings(BaseSettings):
+    """wapipe's settings. Environment variable = ``WAPIPE_`` + the field name in capitals."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    # --- runtime -----------------------------------------------------------------------------
+    app_id: str = Field("wapipe", description="Faust app id: consumer group and table prefix.")
+    data_dir: Path = Field(Path("var"), description="Where embedded state lives (chDB, tables).")
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="Log lines: JSON when not on a terminal, readable on one (auto)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest log level written."
+    )
+    web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
+    web_port: int = Field(
+        8066, ge=0, le=65535, description="Worker web server port (webhooks, /metrics, SQL)."
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str | None = Field(
+        None,
+        description="host:port[,host:port]. Unset: start the embedded Tansu broker on loopback.",
+    )
+    kafka_partitions: int = Field(12, ge=1, le=1000, description="Partitions per topic.")
+    kafka_replication: int = Field(1, ge=1, le=10, description="Replication factor of topics.")
+    broker_port: int = Field(
+        0, ge=0, le=65535, description="Embedded broker port; 0 picks a free loopback port."
+    )
+
+    # --- ClickHouse --------------------------------------------------------------------------
+    clickhouse_url: str | None = Field(
+        None,
+        description="http(s)://user:password@host:port/database. Unset: embedded chDB.",
+    )
+    sink_batch_size: int = Field(
+        5000, ge=1, le=1_000_000, description="Rows per ClickHouse insert, at most."
+    )
+    sink_batch_seconds: float = Field(
+        1.0, gt=0, le=300, description="Longest wait before a partial batch is inserted."
+    )
+
+    # --- WhatsApp ----------------------------------------------------------------------------
+    whatsapp_access_token: SecretStr | None = Field(
+        None, description="Cloud API token. Unset: send to the built-in sandbox."
+    )
+    whatsapp_api_base_url: str = Field(
+        "https://graph.facebook.com", description="Cloud API base URL (the sandbox's when unset)."
+    )
+    whatsapp_api_version: str = Field("v24.0", description="Graph API version in send URLs.")
+    whatsapp_app_secret: SecretStr = Field(
+        SecretStr("wapipe-dev-app-secret"),
+        description="App secret: HMAC key of X-Hub-Signature-256 on webhooks.",
+    )
+    whatsapp_verify_token: SecretStr = Field(
+        SecretStr("wapipe-dev-verify-token"),
+        description="Token Meta echoes in the webhook verification GET.",
+    )
+    webhook_max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest webhook body accepted (Meta sends ≤3 MB)."
+    )
+    purchases_api_key: SecretStr = Field(
+        SecretStr("wapipe-dev-purchases-key"),
+        description="Bearer key for POST /purchases.",
+    )
+    default_region: str = Field(
+        "KR", min_length=2, max_length=2, description="Region for phone numbers without +."
+    )
+    sandbox_port: int = Field(
+        0, ge=0, le=65535, description="Embedded sandbox port; 0 picks a free loopback port."
+    )
+
+    @field_validator("kafka_bootstrap_servers", "clickhouse_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes `VAR=` for unset values; treat it as "use the embedded part".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.clickhouse_url is None
+
+    @property
+    def use_sandbox(self) -> bool:
+        return self.whatsapp_access_token is None
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    return ENV_PREFIX + field.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise :class:`ConfigError` naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "?"
+            problems.append(f"{env_name(field)}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(
+            "invalid configuration: " + "; ".join(problems) + ". Fix the variable and retry."
+        ) from None
