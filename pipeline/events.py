@@ -192,4 +192,3 @@ RECORD_TYPES: dict[str, type] = {
         CampaignControl,
     )
 }
-

@@ -72,8 +72,7 @@ class SchemaRegistry:
     @classmethod
     def default(cls) -> SchemaRegistry:
         return cls(
-            _load_dir(SCHEMA_DIR, current=True)
-            + _load_dir(SCHEMA_DIR / "history", current=False)
+            _load_dir(SCHEMA_DIR, current=True) + _load_dir(SCHEMA_DIR / "history", current=False)
         )
 
     def current(self, name: str) -> KnownSchema:
@@ -145,7 +144,9 @@ class AvroEventCodec:
                 buf, writer.parsed, None if writer is reader else reader.parsed
             )
         except Exception as exc:  # fastavro raises many kinds on corrupt bytes
-            raise SchemaError(f"corrupt {writer.name} message: {type(exc).__name__}: {exc}") from exc
+            raise SchemaError(
+                f"corrupt {writer.name} message: {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(record, dict):
             raise SchemaError(f"{writer.name} did not decode to a record")
         return writer.name, record

