@@ -74,7 +74,7 @@ class PayloadError(WapipeError):
         self.reason = reason
 
 
-class PolicyDecision(Exception):  # noqa: N818 - control flow, deliberately not an ...Error
+class PolicyDecision(Exception):  # control flow, deliberately not an ...Error
     """Base of control-flow signals raised by policy code; never a failure."""
 
 

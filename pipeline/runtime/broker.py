@@ -151,7 +151,7 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=stderr,  # type: ignore[arg-type]
             stderr=stderr,  # type: ignore[arg-type]
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - needed for PDEATHSIG
+            preexec_fn=_die_with_parent,  # needed for PDEATHSIG
             env=env,
         )
         if log_file is not None:
