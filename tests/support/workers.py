@@ -1,0 +1,109 @@
+"""Run real wapipe workers as subprocesses, so tests can SIGKILL and restart them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from pipeline.runtime.broker import free_port
+
+
+class WorkerProcess:
+    """``wapipe run`` in a child process against a given broker and data directory."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        data_dir: Path,
+        app_id: str,
+        roles: str | None = None,
+        env: Mapping[str, str] | None = None,
+        partitions: int = 4,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.data_dir = data_dir
+        self.app_id = app_id
+        self.roles = roles
+        self.extra_env = dict(env or {})
+        self.partitions = partitions
+        self.web_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / f"worker-{app_id}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WAPIPE_")}
+        env.update(
+            {
+                "WAPIPE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                "WAPIPE_DATA_DIR": str(self.data_dir),
+                "WAPIPE_APP_ID": self.app_id,
+                "WAPIPE_WEB_PORT": str(self.web_port),
+                "WAPIPE_KAFKA_PARTITIONS": str(self.partitions),
+                "WAPIPE_LOG_FORMAT": "json",
+                "WAPIPE_SINK_BATCH_SECONDS": "0.2",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self, *, timeout_s: float = 60.0) -> WorkerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "-m", "pipeline.cli", "run"]
+        if self.roles:
+            args += ["--roles", self.roles]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(args, env=self.env(), stdout=log, stderr=log)
+        log.close()
+        self.wait_ready(timeout_s=timeout_s)
+        return self
+
+    def wait_ready(self, *, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                if httpx.get(self.url + "/", timeout=0.5).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not ready in {timeout_s}s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "<no log>"
+
+    def kill(self) -> None:
+        """SIGKILL: the worker gets no chance to commit, flush or say goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return self.proc.returncode
