@@ -134,3 +134,26 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(
             "invalid configuration: " + "; ".join(problems) + ". Fix the variable and retry."
         ) from None
+
+
+def settings_markdown_table() -> str:
+    """The README's configuration table, generated so it can never drift from the code."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "(dev value)" if isinstance(default, SecretStr) else default
+        rows.append(f"| `{env_name(name)}` | `{shown}` | {info.description} |")
+    return "\n".join(rows) + "\n"
+
+
+def rewrite_readme_table(readme: Path) -> None:
+    """Replace the table between the README's settings-table markers."""
+    start, end = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
+    text = readme.read_text("utf-8")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(head + start + settings_markdown_table() + end + tail, "utf-8")
+
+
+if __name__ == "__main__":  # `python -m pipeline.settings` regenerates the README's table
+    rewrite_readme_table(Path("README.md"))

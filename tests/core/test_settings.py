@@ -60,3 +60,17 @@ def test_every_field_is_documented() -> None:
 
 def test_env_name() -> None:
     assert env_name("kafka_bootstrap_servers") == "WAPIPE_KAFKA_BOOTSTRAP_SERVERS"
+
+
+def test_readme_configuration_table_matches_the_settings() -> None:
+    from pathlib import Path
+
+    from pipeline.settings import settings_markdown_table
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start, end = "<!-- settings-table:start -->\n", "<!-- settings-table:end -->"
+    table = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert table == settings_markdown_table(), (
+        "README.md's configuration table is out of date: regenerate it with "
+        "`.venv/bin/python -m pipeline.settings` (it rewrites the table in place)"
+    )
