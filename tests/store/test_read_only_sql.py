@@ -63,7 +63,10 @@ def test_a_second_statement_is_always_refused(read: str, write: str) -> None:
     assert not is_read_only_sql(read.rstrip(";") + ";\n" + write)
 
 
-@given(st.lists(st.sampled_from(READS + WRITES[:8]), min_size=1, max_size=5))
+SINGLE_STATEMENTS = [s for s in READS + WRITES if s.strip(" ;") and "; " not in s]
+
+
+@given(st.lists(st.sampled_from(SINGLE_STATEMENTS), min_size=1, max_size=5))
 def test_split_statements_recovers_each_statement(statements: list[str]) -> None:
     script = ";\n".join(s.rstrip(";") for s in statements) + ";"
     assert split_statements(script) == [s.rstrip(";").strip() for s in statements]
