@@ -7,7 +7,8 @@ Only single SELECT-like statements pass :func:`is_read_only_sql`; anything else 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+
+from faust import web
 
 from pipeline.app import WapipeApp
 from pipeline.errors import StoreError
@@ -17,26 +18,31 @@ MAX_SQL_BYTES = 256 * 1024
 
 
 def register(wapp: WapipeApp) -> None:
-    store = wapp.store
-    if store is None:
+    if wapp.store is None:
         return
+    store = wapp.store
 
     @wapp.app.page("/sql")
-    async def sql(web: Any, request: Any) -> Any:
-        if request.method != "POST":
-            return web.json({"error": "POST the SQL statement as the request body"}, status=405)
-        raw = await request.content.read(MAX_SQL_BYTES + 1)
-        if len(raw) > MAX_SQL_BYTES:
-            return web.json({"error": "statement too large"}, status=413)
-        statement = raw.decode("utf-8", errors="replace")
-        if not is_read_only_sql(statement):
-            return web.json(
-                {"error": "only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)"},
-                status=400,
-            )
-        loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(None, store.query, statement)
-        except StoreError as exc:
-            return web.json({"error": str(exc)}, status=400)
-        return web.json({"columns": list(result.columns), "rows": [list(r) for r in result.rows]})
+    class SqlView(web.View):
+        async def post(self, request: web.Request) -> web.Response:
+            raw = await request.read()
+            if len(raw) > MAX_SQL_BYTES:
+                return self.json({"error": "statement too large"}, status=413)
+            statement = raw.decode("utf-8", errors="replace")
+            if not is_read_only_sql(statement):
+                return self.json(
+                    {
+                        "error": "only one read-only statement "
+                        "(SELECT, WITH, SHOW, DESCRIBE, EXPLAIN)"
+                    },
+                    status=400,
+                )
+            loop = asyncio.get_running_loop()
+            try:
+                result = await loop.run_in_executor(None, store.query, statement)
+            except StoreError as exc:
+                return self.json({"error": str(exc)}, status=400)
+            rows = [list(r) for r in result.rows]
+            return self.json({"columns": list(result.columns), "rows": rows})
+
+    _ = SqlView

@@ -40,10 +40,7 @@ def run_worker(
             configure(wapp)
         app = wapp.app
 
-        @app.task
-        async def announce() -> None:
-            port = app.conf.web_port
-            announce_worker(settings, web_url=f"http://{settings.web_host}:{port}")
+        announce_worker(settings, web_url=f"http://{settings.web_host}:{settings.web_port}")
 
         if driver is not None:
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -60,7 +60,7 @@ class SchemaRegistry:
             known = KnownSchema(
                 name=name,
                 fingerprint=schema_fingerprint(raw),
-                parsed=parse_schema(dict(raw), _write_hint=False),
+                parsed=cast(dict[str, Any], parse_schema(dict(raw), _write_hint=False)),
                 current=current,
             )
             self._by_fingerprint[known.fingerprint] = known
