@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +23,13 @@ from faust.serializers import codecs
 
 from pipeline.errors import SchemaError, UnknownSchemaError
 from pipeline.events import RECORD_TYPES, PurchaseItem
+from pipeline.schemas.compiled import (
+    Decoder,
+    Encoder,
+    UnsupportedSchema,
+    compile_decoder,
+    compile_encoder,
+)
 
 MARKER = b"\xc3\x01"
 HEADER_BYTES = len(MARKER) + 8
@@ -34,6 +42,16 @@ class KnownSchema:
     fingerprint: bytes  # 8 bytes, little-endian, as written on the wire
     parsed: dict[str, Any]
     current: bool
+    # Generated straight-line code (see compiled.py); None falls back to fastavro.
+    decoder: Decoder | None = None
+    encoder: Encoder | None = None
+
+
+def _compiled(parsed: dict[str, Any]) -> tuple[Decoder | None, Encoder | None]:
+    try:
+        return compile_decoder(parsed), compile_encoder(parsed)
+    except UnsupportedSchema:
+        return None, None
 
 
 def schema_fingerprint(schema: Mapping[str, Any]) -> bytes:
@@ -57,11 +75,15 @@ class SchemaRegistry:
         self._current: dict[str, KnownSchema] = {}
         for raw, current in schemas:
             name = str(raw["name"]).rsplit(".", 1)[-1]
+            parsed = cast(dict[str, Any], parse_schema(dict(raw), _write_hint=False))
+            decoder, encoder = _compiled(parsed)
             known = KnownSchema(
                 name=name,
                 fingerprint=schema_fingerprint(raw),
-                parsed=cast(dict[str, Any], parse_schema(dict(raw), _write_hint=False)),
+                parsed=parsed,
                 current=current,
+                decoder=decoder,
+                encoder=encoder,
             )
             self._by_fingerprint[known.fingerprint] = known
             if current:
@@ -114,14 +136,16 @@ class AvroEventCodec:
         return self.encode_dict(known, record)
 
     def encode_dict(self, known: KnownSchema, record: Mapping[str, Any]) -> bytes:
-        buf = io.BytesIO()
-        buf.write(MARKER)
-        buf.write(known.fingerprint)
         try:
+            if known.encoder is not None:
+                return MARKER + known.fingerprint + known.encoder(dict(record))
+            buf = io.BytesIO()
+            buf.write(MARKER)
+            buf.write(known.fingerprint)
             schemaless_writer(buf, known.parsed, record)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            return buf.getvalue()
+        except (TypeError, ValueError, KeyError, AttributeError, struct.error) as exc:
             raise SchemaError(f"cannot encode {known.name}: {exc}") from exc
-        return buf.getvalue()
 
     def decode_dict(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """Decode to (record name, dict in the current schema's shape)."""
@@ -137,19 +161,31 @@ class AvroEventCodec:
                 "the writer is newer than this reader (upgrade wapipe) or not a wapipe producer"
             )
         reader = self.registry.current(writer.name)
+        if writer is reader and writer.decoder is not None:
+            try:
+                record, end = writer.decoder(data, HEADER_BYTES)
+            except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
+                raise SchemaError(
+                    f"corrupt {writer.name} message: {type(exc).__name__}: {exc}"
+                ) from exc
+            if end != len(data):
+                raise SchemaError(
+                    f"corrupt {writer.name} message: {len(data) - end} bytes after the record"
+                )
+            return writer.name, record
         buf = io.BytesIO(data)
         buf.seek(HEADER_BYTES)
         try:
-            record = schemaless_reader(
+            resolved = schemaless_reader(
                 buf, writer.parsed, None if writer is reader else reader.parsed
             )
         except Exception as exc:  # fastavro raises many kinds on corrupt bytes
             raise SchemaError(
                 f"corrupt {writer.name} message: {type(exc).__name__}: {exc}"
             ) from exc
-        if not isinstance(record, dict):
+        if not isinstance(resolved, dict):
             raise SchemaError(f"{writer.name} did not decode to a record")
-        return writer.name, record
+        return writer.name, resolved
 
     def decode(self, data: bytes) -> Any:
         name, record = self.decode_dict(data)
