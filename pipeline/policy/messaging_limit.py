@@ -15,7 +15,7 @@ hundreds of thousands of customers a day; a property test holds them equal.
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -89,14 +89,20 @@ def decide(
     return LimitDecision(allowed_at_ms=active[len(active) - limit] + window_ms, counts=True)
 
 
+def _time_of(entry: tuple[int, str]) -> int:
+    return entry[0]
+
+
 class ReachLedger:
     """Incremental form of :func:`decide` for one portfolio (mutable, owned by one sender).
 
-    A dict of each customer's latest counted time plus a heap with lazy deletion for expiry.
-    Rebuild it after a restart by ``record``-ing the accepted SendResults of the last 24 h.
+    A dict of each customer's latest counted time plus ``(time, customer)`` in a sorted list, so a
+    question about any instant at or after the latest ``record`` costs O(log n) and changes
+    nothing (the gate asks about future instants when it plans a deferral). Rebuild it after a
+    restart by ``record``-ing the accepted SendResults of the last 24 h.
     """
 
-    __slots__ = ("_heap", "_last_ms", "limit", "window_ms")
+    __slots__ = ("_last_ms", "_sorted_ms", "limit", "window_ms")
 
     def __init__(self, *, limit: int | None, window_ms: int = DAY_MS) -> None:
         if limit is not None and limit < 1:
@@ -104,35 +110,26 @@ class ReachLedger:
         self.limit = limit
         self.window_ms = window_ms
         self._last_ms: dict[str, int] = {}
-        self._heap: list[tuple[int, str]] = []
-
-    def _expire(self, now_ms: int) -> None:
-        horizon = now_ms - self.window_ms
-        heap = self._heap
-        while heap and heap[0][0] <= horizon:
-            ts, customer = heapq.heappop(heap)
-            if self._last_ms.get(customer) == ts:
-                del self._last_ms[customer]
+        self._sorted_ms: list[tuple[int, str]] = []
 
     def active_customers(self, now_ms: int) -> int:
-        self._expire(now_ms)
-        return len(self._last_ms)
+        return len(self._sorted_ms) - self._first_after(now_ms - self.window_ms)
+
+    def _first_after(self, horizon_ms: int) -> int:
+        return bisect.bisect_right(self._sorted_ms, horizon_ms, key=_time_of)
 
     def decide(self, customer: str, now_ms: int) -> LimitDecision:
-        self._expire(now_ms)
-        if customer in self._last_ms:
+        horizon = now_ms - self.window_ms
+        last = self._last_ms.get(customer)
+        if last is not None and last > horizon:
             return LimitDecision(allowed_at_ms=now_ms, counts=False)
         limit = self.limit
-        if limit is None or len(self._last_ms) < limit:
+        first_active = self._first_after(horizon)
+        active = len(self._sorted_ms) - first_active
+        if limit is None or active < limit:
             return LimitDecision(allowed_at_ms=now_ms, counts=True)
-        excess = len(self._last_ms) - limit + 1
-        if excess == 1:
-            heap = self._heap
-            while self._last_ms.get(heap[0][1]) != heap[0][0]:
-                heapq.heappop(heap)  # superseded by a later message to the same customer
-            oldest_ms = heap[0][0]
-        else:  # the tier was lowered below the current count
-            oldest_ms = heapq.nsmallest(excess, self._last_ms.values())[-1]
+        # Enough customers must age out to leave one free slot.
+        oldest_ms = self._sorted_ms[first_active + active - limit][0]
         return LimitDecision(allowed_at_ms=oldest_ms + self.window_ms, counts=True)
 
     def allowed_at_ms(self, customer: str, now_ms: int) -> int:
@@ -141,10 +138,20 @@ class ReachLedger:
     def record(self, customer: str, sent_ms: int) -> None:
         """Count a business-initiated message to ``customer`` sent at ``sent_ms``."""
         previous = self._last_ms.get(customer)
-        if previous is not None and previous >= sent_ms:
-            return
+        if previous is not None:
+            if previous >= sent_ms:
+                return
+            del self._sorted_ms[bisect.bisect_left(self._sorted_ms, (previous, customer))]
         self._last_ms[customer] = sent_ms
-        heapq.heappush(self._heap, (sent_ms, customer))
+        bisect.insort(self._sorted_ms, (sent_ms, customer))
+        self._forget_before(sent_ms - self.window_ms)
+
+    def _forget_before(self, horizon_ms: int) -> None:
+        """Drop customers whose latest message is at or before ``horizon_ms`` (memory bound)."""
+        cut = self._first_after(horizon_ms)
+        for _, customer in self._sorted_ms[:cut]:
+            del self._last_ms[customer]
+        del self._sorted_ms[:cut]
 
     def snapshot(self) -> dict[str, int]:
         """Customer → latest counted time, for :func:`decide` or for persisting."""

@@ -16,11 +16,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezone
+from pipeline.policy.customer_numbers import zone_name_for
 
 _MINUTES_PER_DAY = 24 * 60
-_UNKNOWN_ZONE = "Etc/Unknown"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,7 +80,7 @@ class SendWindows:
 
     def zone_for(self, customer: str) -> ZoneInfo:
         """The customer's time zone from their WhatsApp id (E.164 digits, '+' optional)."""
-        return _zone(_zone_name_for(customer) or self.default_zone)
+        return _zone(zone_name_for(customer) or self.default_zone)
 
     def next_allowed_ms(self, *, customer: str, now_ms: int) -> int:
         """``now_ms`` when inside a window, else the start of the next window."""
@@ -133,17 +131,6 @@ def _local_ms(day: date, minute_of_day: int, zone: ZoneInfo) -> int:
             hi_ms = mid_ms
     # Offset changes happen on whole seconds; hi is within 1 s above the change.
     return hi_ms - hi_ms % 1000
-
-
-@lru_cache(maxsize=4096)
-def _zone_name_for(customer: str) -> str | None:
-    digits = customer if customer.startswith("+") else "+" + customer
-    try:
-        number = phonenumbers.parse(digits, None)
-    except phonenumbers.NumberParseException:
-        return None
-    zones = [z for z in phone_timezone.time_zones_for_number(number) if z != _UNKNOWN_ZONE]
-    return zones[0] if zones else None
 
 
 @lru_cache(maxsize=512)

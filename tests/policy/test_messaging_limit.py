@@ -52,6 +52,32 @@ def test_senders_that_defer_as_told_never_exceed_the_tier(
     assert unique_in_any_window(sends, DAY_MS) <= limit
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    limit=small_limits,
+    records=st.lists(
+        st.tuples(st.sampled_from("abcdefgh"), st.integers(0, 4 * HOUR_MS)), max_size=30
+    ),
+    asks=st.lists(
+        st.tuples(st.sampled_from("abcdefghz"), st.integers(0, 30 * HOUR_MS)), max_size=8
+    ),
+)
+def test_ledger_matches_the_reference_even_when_over_the_limit(
+    limit: int, records: list[tuple[str, int]], asks: list[tuple[str, int]]
+) -> None:
+    """Records that ignore the limit (a lowered tier, a rebuild) still give the same answers."""
+    ledger, reached, now = ReachLedger(limit=limit), dict[str, int](), 0
+    for customer, step in records:
+        now += step
+        ledger.record(customer, now)
+        reached[customer] = now
+    for customer, ahead in sorted(asks, key=lambda a: a[1]):
+        at = now + ahead
+        expected = decide(limit=limit, reached_ms=reached, customer=customer, now_ms=at)
+        assert ledger.decide(customer, at) == expected
+        assert ledger.active_customers(at) == sum(1 for t in reached.values() if t > at - DAY_MS)
+
+
 def test_repeat_customers_do_not_use_a_new_slot() -> None:
     ledger = ReachLedger(limit=Tier.TIER_250.limit)
     for i in range(250):
