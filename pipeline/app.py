@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from pipeline.clock import Clock, SystemClock
+from pipeline.runtime.faust_end_offsets import EndOffsetsTransport
 from pipeline.schemas.codec import register_faust_codecs
 from pipeline.settings import Settings
 from pipeline.topics import ALL_TOPICS, TopicSpec
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 ROLES: Mapping[str, str] = {
     "sink": "pipeline.sinks.clickhouse",
     "sql": "pipeline.runtime.sql_view",
+    "ingest": "pipeline.ingest.views",
 }
 
 
@@ -38,6 +40,7 @@ class WapipeApp:
     settings: Settings
     app: faust.App
     topics: dict[str, faust.TopicT]
+    bootstrap: str
     store: Store | None = None
     clock: Clock = field(default_factory=SystemClock)
     roles: tuple[str, ...] = ()
@@ -49,7 +52,7 @@ class WapipeApp:
 
 def faust_app(settings: Settings, *, bootstrap: str) -> faust.App:
     register_faust_codecs()
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],
         store="memory://",
@@ -71,6 +74,11 @@ def faust_app(settings: Settings, *, bootstrap: str) -> faust.App:
         producer_linger_ms=1,
         autodiscover=False,
     )
+    # Tansu's ListOffsets can stop short of a partition's end; table recovery trusts it and
+    # lost the tail of the changelog. This transport confirms ends with a fetch (issue 2,
+    # pipeline/runtime/faust_end_offsets.py, tests/broker/test_faust_worker.py).
+    app.transport = EndOffsetsTransport(app.conf.broker_consumer, app)
+    return app
 
 
 def build_app(
@@ -100,6 +108,7 @@ def build_app(
         settings=settings,
         app=app,
         topics=topics,
+        bootstrap=bootstrap,
         store=store,
         clock=clock or SystemClock(),
         roles=chosen,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, cast
@@ -24,9 +24,11 @@ from faust.serializers import codecs
 from pipeline.errors import SchemaError, UnknownSchemaError
 from pipeline.events import RECORD_TYPES, PurchaseItem
 from pipeline.schemas.compiled import (
+    ColumnDecoder,
     Decoder,
     Encoder,
     UnsupportedSchema,
+    compile_column_decoder,
     compile_decoder,
     compile_encoder,
 )
@@ -45,13 +47,16 @@ class KnownSchema:
     # Generated straight-line code (see compiled.py); None falls back to fastavro.
     decoder: Decoder | None = None
     encoder: Encoder | None = None
+    column_decoder: ColumnDecoder | None = None
 
 
-def _compiled(parsed: dict[str, Any]) -> tuple[Decoder | None, Encoder | None]:
+def _compiled(
+    parsed: dict[str, Any],
+) -> tuple[Decoder | None, Encoder | None, ColumnDecoder | None]:
     try:
-        return compile_decoder(parsed), compile_encoder(parsed)
+        return compile_decoder(parsed), compile_encoder(parsed), compile_column_decoder(parsed)
     except UnsupportedSchema:
-        return None, None
+        return None, None, None
 
 
 def schema_fingerprint(schema: Mapping[str, Any]) -> bytes:
@@ -76,7 +81,7 @@ class SchemaRegistry:
         for raw, current in schemas:
             name = str(raw["name"]).rsplit(".", 1)[-1]
             parsed = cast(dict[str, Any], parse_schema(dict(raw), _write_hint=False))
-            decoder, encoder = _compiled(parsed)
+            decoder, encoder, column_decoder = _compiled(parsed)
             known = KnownSchema(
                 name=name,
                 fingerprint=schema_fingerprint(raw),
@@ -84,6 +89,7 @@ class SchemaRegistry:
                 current=current,
                 decoder=decoder,
                 encoder=encoder,
+                column_decoder=column_decoder,
             )
             self._by_fingerprint[known.fingerprint] = known
             if current:
@@ -186,6 +192,35 @@ class AvroEventCodec:
         if not isinstance(resolved, dict):
             raise SchemaError(f"{writer.name} did not decode to a record")
         return writer.name, resolved
+
+    def decode_into_columns(self, data: bytes, expected: str, columns: Sequence[list[Any]]) -> None:
+        """Append the record's fields to ``columns`` (current schema order) without building
+        a dict; records of other types or older writers go through :meth:`decode_dict`."""
+        if len(data) < HEADER_BYTES or data[:2] != MARKER:
+            self.decode_dict(data)  # raises the explanatory UnknownSchemaError
+        writer = self.registry.writer(bytes(data[2:HEADER_BYTES]))
+        if writer is not None and writer.name == expected and writer.current:
+            decoder = writer.column_decoder
+            if decoder is not None:
+                rows_before = len(columns[0]) if columns else 0
+                try:
+                    end = decoder(data, HEADER_BYTES, [c.append for c in columns])
+                    if end != len(data):
+                        raise ValueError(f"{len(data) - end} bytes after the record")
+                except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
+                    # A corrupt record must not leave half a row in the columns.
+                    for column in columns:
+                        del column[rows_before:]
+                    raise SchemaError(
+                        f"corrupt {writer.name} message: {type(exc).__name__}: {exc}"
+                    ) from exc
+                return
+        name, record = self.decode_dict(data)
+        if name != expected:
+            raise SchemaError(f"expected a {expected} record, got {name}")
+        fields_ = self.registry.current(name).parsed["fields"]
+        for column, f in zip(columns, fields_, strict=True):
+            column.append(record[f["name"]])
 
     def decode(self, data: bytes) -> Any:
         name, record = self.decode_dict(data)

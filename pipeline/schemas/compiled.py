@@ -11,7 +11,7 @@ and records written by older schema versions still go through fastavro's schema 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 _DOUBLE = struct.Struct("<d")
@@ -283,3 +283,29 @@ def compile_encoder(schema: dict[str, Any]) -> Encoder:
     namespace: dict[str, Any] = dict(_RUNTIME)
     exec("\n".join(g.lines), namespace)  # generated from our own schema files
     return cast(Encoder, namespace["encode"])
+
+
+ColumnDecoder = Callable[[bytes, int, Sequence[Callable[[Any], None]]], int]
+
+
+def compile_column_decoder(schema: dict[str, Any]) -> ColumnDecoder:
+    """A function ``(buf, pos, appenders) -> end pos`` that appends each top-level field's
+    value to its column (``appenders[i]`` is ``columns[i].append``).
+
+    The sink builds Arrow columns straight from these lists: no dict per record.
+    """
+    if schema.get("type") != "record":
+        raise UnsupportedSchema(schema)
+    g = _Gen()
+    names = [f"a{i}" for i in range(len(schema["fields"]))]
+    g.emit(0, "def decode_into(buf, pos, appenders):")
+    if names:
+        g.emit(1, f"{', '.join(names)}{',' if len(names) == 1 else ''} = appenders")
+    for name, f in zip(names, schema["fields"], strict=True):
+        val = g.var("v")
+        _gen_read(g, f["type"], val, 1)
+        g.emit(1, f"{name}({val})")
+    g.emit(1, "return pos")
+    namespace: dict[str, Any] = dict(_RUNTIME)
+    exec("\n".join(g.lines), namespace)  # generated from our own schema files
+    return cast(ColumnDecoder, namespace["decode_into"])
