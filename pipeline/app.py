@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 ROLES: Mapping[str, str] = {
     "sink": "pipeline.sinks.clickhouse",
     "sql": "pipeline.runtime.sql_view",
-    "ingest": "pipeline.ingest.views",
 }
 
 
