@@ -14,7 +14,9 @@ Modules, one concept each:
     priority          service > utility > marketing, then customer value, then FIFO
     gate              all per-customer checks → send / skip(reason) / defer(until)
     error_classes     Cloud API error code → action, with back-off and jitter
-    tags              engagement state, idempotent event folding, tags and their reasons
+    customer_state    a customer's engagement state, folded from events idempotently
+    tag_thresholds    the numbers behind the tags
+    tags              engagement tags and the reason for each change
     pricing           price table, monthly free tier, provider presets
     customer_numbers  country and time zone of a WhatsApp id
     durations         SECOND_MS … DAY_MS
@@ -25,6 +27,20 @@ from __future__ import annotations
 from pipeline.policy.customer_numbers import (
     region_for,
     zone_name_for,
+)
+from pipeline.policy.customer_state import (
+    CLICK_TYPES,
+    OPTED_OUT_ERROR,
+    CurrencyTotal,
+    CustomerState,
+    PurchaseRecord,
+    TagEvent,
+    apply_consent,
+    apply_event,
+    apply_inbound,
+    apply_purchase,
+    apply_receipt,
+    apply_send_result,
 )
 from pipeline.policy.durations import (
     DAY_MS,
@@ -101,10 +117,13 @@ from pipeline.policy.service_window import (
     TEMPLATE_KIND,
     ServiceWindow,
 )
-from pipeline.policy.tags import (
-    CLICK_TYPES,
+from pipeline.policy.tag_thresholds import (
     DEFAULT_TAG_THRESHOLDS,
     DEFAULT_VALUE_THRESHOLDS,
+    TagThresholds,
+    ValueThresholds,
+)
+from pipeline.policy.tags import (
     DORMANT,
     FREQ_LAPSED,
     FREQ_MONTHLY,
@@ -118,19 +137,7 @@ from pipeline.policy.tags import (
     VALUE_LOW,
     VALUE_MID,
     VIP,
-    CurrencyTotal,
-    CustomerState,
-    PurchaseRecord,
     TagDelta,
-    TagEvent,
-    TagThresholds,
-    ValueThresholds,
-    apply_consent,
-    apply_event,
-    apply_inbound,
-    apply_purchase,
-    apply_receipt,
-    apply_send_result,
     compute_tags,
     diff_tags,
     next_tag_change_ms,
@@ -182,6 +189,7 @@ __all__ = [
     "MICROS_PER_USD",
     "MINUTE_MS",
     "OPTED_OUT",
+    "OPTED_OUT_ERROR",
     "PROFILES",
     "PROVIDERS",
     "SECOND_MS",

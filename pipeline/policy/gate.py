@@ -20,16 +20,12 @@ from enum import StrEnum
 from typing import Literal, Protocol
 
 from pipeline.events import OutboundCommand
+from pipeline.policy.customer_state import CustomerState
 from pipeline.policy.marketing_cap import DEFAULT_MARKETING_CAP, MARKETING, MarketingCap
 from pipeline.policy.send_windows import SendWindows
 from pipeline.policy.service_window import DEFAULT_SERVICE_WINDOW, TEMPLATE_KIND, ServiceWindow
-from pipeline.policy.tags import (
-    DEFAULT_TAG_THRESHOLDS,
-    DORMANT,
-    CustomerState,
-    TagThresholds,
-    compute_tags,
-)
+from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
+from pipeline.policy.tags import DORMANT, compute_tags
 
 
 class GateReason(StrEnum):

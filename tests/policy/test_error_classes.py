@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.policy.durations import DAY_MS
@@ -58,6 +58,7 @@ def test_only_130429_slows_the_number() -> None:
     assert [c for c, e in ERROR_TABLE.items() if e.slow_number] == [130429]
 
 
+@settings(deadline=None)
 @given(
     code=st.none() | st.integers(), status=st.none() | st.integers(100, 599), timeout=st.booleans()
 )
@@ -76,6 +77,7 @@ def test_classification_is_total_and_unknown_codes_follow_the_transport(
     assert result.action is (A.RETRY if transient else A.PERMANENT)
 
 
+@settings(deadline=None)
 @given(attempts=st.integers(1, 200), seed=st.integers(0, 2**32), now=st.integers(0, 10**13))
 def test_backoff_is_within_full_jitter_bounds_and_deterministic(
     attempts: int, seed: int, now: int
@@ -101,6 +103,7 @@ def test_jitter_spreads_retries_over_the_whole_range() -> None:
     assert min(delays) < ceiling * 0.05 and max(delays) > ceiling * 0.95
 
 
+@settings(deadline=None)
 @given(code=st.integers(), attempts=st.integers(1, 50))
 def test_nothing_is_retried_past_max_attempts_and_permanent_never(code: int, attempts: int) -> None:
     error = classify(code, http_status=400)

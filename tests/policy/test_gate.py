@@ -6,11 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.events import OutboundCommand
+from pipeline.policy.customer_state import CustomerState
 from pipeline.policy.durations import DAY_MS, HOUR_MS
 from pipeline.policy.gate import SEND, CustomerFacts, GateReason, gate
 from pipeline.policy.messaging_limit import ReachLedger
 from pipeline.policy.send_windows import SendWindows
-from pipeline.policy.tags import CustomerState
 
 T0 = 1_750_000_000_000
 CUSTOMER = "821012345678"
@@ -89,7 +89,7 @@ def rules_all_allow(
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     cmd=commands,
     who=facts,

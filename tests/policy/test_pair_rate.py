@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.policy.pair_rate import DEFAULT_PAIR_RATE, PairRate
@@ -13,6 +13,7 @@ from pipeline.policy.pair_rate import DEFAULT_PAIR_RATE, PairRate
 times = st.integers(0, 10**12)
 
 
+@settings(deadline=None)
 @given(last=times, now=times, gap=st.integers(0, 60_000))
 def test_allowed_time_respects_the_gap_and_is_the_earliest_such(
     last: int, now: int, gap: int
@@ -26,6 +27,7 @@ def test_allowed_time_respects_the_gap_and_is_the_earliest_such(
     assert rule.wait_ms(last, now) == at - now
 
 
+@settings(deadline=None)
 @given(requests=st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 5_000)), max_size=60))
 def test_a_sender_that_follows_the_rule_never_sends_within_six_seconds(
     requests: list[tuple[str, int]],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.policy.pricing import (
@@ -24,6 +24,7 @@ categories = st.sampled_from(["marketing", "utility", "authentication", "service
 countries = st.none() | st.sampled_from(["US", "KR", "BR", "DE", "FR", "ZZ"])
 
 
+@settings(deadline=None)
 @given(category=categories, country=countries, open_window=st.booleans(), ad=st.booleans())
 def test_free_rules(category: str, country: str | None, open_window: bool, ad: bool) -> None:
     price = DEFAULT_PRICE_TABLE.list_price_micros(
@@ -41,6 +42,7 @@ def test_unlisted_countries_use_the_default_prices() -> None:
     assert table.prices_for("KR") != table.default
 
 
+@settings(deadline=None)
 @given(prices=st.lists(st.integers(0, 200_000), max_size=60), free=st.integers(0, 30))
 def test_month_bill_equals_message_by_message_costs(prices: list[int], free: int) -> None:
     table = PriceTable(
@@ -65,6 +67,7 @@ def test_first_thousand_billable_messages_a_month_are_free() -> None:
     assert cost == [0, 0, DEFAULT_PRICE_TABLE.prices_for("KR").marketing_micros]
 
 
+@settings(deadline=None)
 @given(provider=st.sampled_from(list(PROVIDERS.values())), messages=st.integers(0, 10**7))
 def test_provider_bill_is_fee_plus_messages_beyond_the_allowance(
     provider: ProviderPreset, messages: int

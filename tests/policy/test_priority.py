@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.events import OutboundCommand
@@ -28,6 +28,7 @@ commands = st.builds(
 )
 
 
+@settings(deadline=None)
 @given(st.lists(commands, max_size=60, unique_by=lambda c: c.command_id))
 def test_heap_order_is_class_then_value_then_fifo(batch: list[OutboundCommand]) -> None:
     heap = [(command_priority(c), c) for c in batch]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.policy.durations import DAY_MS
@@ -12,11 +12,13 @@ from pipeline.policy.service_window import DEFAULT_SERVICE_WINDOW, ServiceWindow
 times = st.integers(0, 10**13)
 
 
+@settings(deadline=None)
 @given(last=times, age=st.integers(0, 3 * DAY_MS))
 def test_open_exactly_when_younger_than_24_hours(last: int, age: int) -> None:
     assert DEFAULT_SERVICE_WINDOW.is_open(last, last + age) == (age < DAY_MS)
 
 
+@settings(deadline=None)
 @given(last=times)
 def test_boundaries_at_exactly_24_hours(last: int) -> None:
     window = DEFAULT_SERVICE_WINDOW
@@ -25,6 +27,7 @@ def test_boundaries_at_exactly_24_hours(last: int) -> None:
     assert window.closes_at_ms(last) == last + DAY_MS
 
 
+@settings(deadline=None)
 @given(last=st.none() | times, now=times)
 def test_templates_always_allowed_free_form_only_inside(last: int | None, now: int) -> None:
     window = DEFAULT_SERVICE_WINDOW
