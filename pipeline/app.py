@@ -39,7 +39,6 @@ class WapipeApp:
     settings: Settings
     app: faust.App
     topics: dict[str, faust.TopicT]
-    bootstrap: str
     store: Store | None = None
     clock: Clock = field(default_factory=SystemClock)
     roles: tuple[str, ...] = ()
@@ -107,7 +106,6 @@ def build_app(
         settings=settings,
         app=app,
         topics=topics,
-        bootstrap=bootstrap,
         store=store,
         clock=clock or SystemClock(),
         roles=chosen,

@@ -8,6 +8,7 @@ be lower than the real end of a partition (see docs/broker.md, "High watermark")
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,12 +127,17 @@ def produce_with_aiokafka(
 
 
 def consumer(bootstrap: str, *, group: str, **overrides: object) -> Consumer:
+    """A confluent-kafka consumer with the group timing of wapipe's workers.
+
+    librdkafka's default 45 s session timeout would make every join on Tansu take 23 s.
+    """
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": group,
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            **wapipe_group_timing().confluent_config(),
             **QUIET,
             **overrides,
         }
@@ -225,6 +231,7 @@ class GroupTiming:
         }
 
 
+@functools.cache
 def wapipe_group_timing() -> GroupTiming:
     from pipeline.app import faust_app
     from pipeline.settings import Settings

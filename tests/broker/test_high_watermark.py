@@ -6,6 +6,11 @@ ListOffsets end: consumers read until a poll returns nothing (docs/broker.md).
 
 from __future__ import annotations
 
+import asyncio
+
+from faust.types import TP
+
+from pipeline.runtime.faust_end_offsets import fetched_end_offsets
 from tests.broker.conftest import BrokerUnderTest
 from tests.broker.kafka_io import (
     create_topic,
@@ -71,4 +76,23 @@ def test_tansu_list_offsets_end_is_last_batch_base_plus_one(
     assert end == bases[-1] + 1, (
         f"Tansu's ListOffsets(latest) is {end}, expected the documented quirk {bases[-1] + 1} "
         f"(real end {sum(BATCH_SIZES)})"
+    )
+
+
+def test_faust_end_offsets_are_the_real_ends_where_list_offsets_stops_short(
+    kafka: BrokerUnderTest, unique: str
+) -> None:
+    # The workaround Faust's table recovery runs on (pipeline/runtime/faust_end_offsets.py).
+    topic = f"conf.hw.faust.{unique}"
+    fill(kafka, topic)
+    assert create_topic(kafka.bootstrap, f"{topic}.empty", partitions=1) is None
+    full, empty = TP(topic, 0), TP(f"{topic}.empty", 0)
+    listed = {
+        full: list_offsets_end(kafka.bootstrap, topic, 0),
+        empty: list_offsets_end(kafka.bootstrap, empty.topic, 0),
+    }
+    ends = asyncio.run(fetched_end_offsets([kafka.bootstrap], listed))
+    assert ends == {full: sum(BATCH_SIZES), empty: 0}, (
+        f"EndOffsetsTransport reports {ends} from ListOffsets {listed}; real ends "
+        f"{sum(BATCH_SIZES)} and 0: Faust would end table recovery early"
     )
