@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 ROLES: Mapping[str, str] = {
     "sink": "pipeline.sinks.clickhouse",
     "sql": "pipeline.runtime.sql_view",
+    "ingest": "pipeline.ingest.views",
 }
 
 

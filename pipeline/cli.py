@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -152,6 +153,34 @@ def show_settings() -> None:
         value = getattr(current, name) if current else info.default
         table.add_row(env_name(name), str(value), info.description or "")
     console.print(table)
+
+
+import_cli = typer.Typer(help="Load data from files onto the pipeline's topics.")
+cli.add_typer(import_cli, name="import")
+
+
+@import_cli.command("purchases")
+@friendly_errors
+def import_purchases(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON lines (.jsonl).")
+    ],
+) -> None:
+    """Import purchases; invalid rows are listed by line and dead-lettered, the rest sent."""
+    from rich.progress import Progress
+
+    from pipeline.ingest.purchase_import import count_lines, import_purchase_file
+
+    settings = _settings()
+    with Progress(console=err_console, transient=True) as progress:
+        task = progress.add_task(f"importing {file.name}", total=count_lines(file))
+        report = import_purchase_file(file, settings, on_row=lambda _row: progress.advance(task))
+    for error in report.errors:
+        err_console.print(f"[yellow]line {error.line}:[/] {error.reason}")
+    console.print(
+        f"imported {report.imported} purchases; {len(report.errors)} invalid rows sent to "
+        "pipeline.deadletter.v1"
+    )
 
 
 def main() -> None:

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(
         0, ge=0, le=65535, description="Embedded sandbox port; 0 picks a free loopback port."
     )
+    ingest_ack_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Longest wait for broker acks before a webhook/purchase POST answers 503.",
+    )
 
     @field_validator("kafka_bootstrap_servers", "clickhouse_url", mode="before")
     @classmethod
