@@ -40,6 +40,7 @@ class WapipeApp:
     settings: Settings
     app: faust.App
     topics: dict[str, faust.TopicT]
+    bootstrap: str
     store: Store | None = None
     clock: Clock = field(default_factory=SystemClock)
     roles: tuple[str, ...] = ()
@@ -107,6 +108,7 @@ def build_app(
         settings=settings,
         app=app,
         topics=topics,
+        bootstrap=bootstrap,
         store=store,
         clock=clock or SystemClock(),
         roles=chosen,
