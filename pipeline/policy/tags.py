@@ -197,12 +197,9 @@ def next_tag_change_ms(
     if last is not None:
         for within_ms in (th.hot_within_ms, th.warm_within_ms, th.dormant_after_ms):
             candidates.add(last + within_ms + 1)
-    window_ts = sorted(p.ts_ms for p in state.purchases)
-    if window_ts:
-        # The count only matters at "≥ monthly" → fewer, and 1 → 0: these purchases' exits.
-        candidates.add(window_ts[-1] + th.frequency_window_ms + 1)
-        for ts in window_ts:
-            candidates.add(ts + th.frequency_window_ms + 1)
+    # Each purchase leaving the window is a candidate; only some change the frequency class
+    # (the loop below checks), and the list is bounded by max_tracked_orders.
+    candidates.update(p.ts_ms + th.frequency_window_ms + 1 for p in state.purchases)
     current = compute_tags(state, now_ms, th)
     for at in sorted(c for c in candidates if c > now_ms):
         if compute_tags(state, at, th) != current:

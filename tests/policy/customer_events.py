@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import strategies as st
 
 from pipeline.events import ConsentChange, DeliveryReceipt, InboundMessage, Purchase, SendResult
@@ -59,7 +61,7 @@ def consent(ts_ms: int, value: str, source: str = "keyword") -> ConsentChange:
     )
 
 
-def fold(events: list[object], thresholds: TagThresholds = TH) -> CustomerState:
+def fold(events: Sequence[object], thresholds: TagThresholds = TH) -> CustomerState:
     state = CustomerState()
     for event in events:
         state = apply_event(state, event, thresholds)
@@ -114,7 +116,7 @@ event_strategy = st.one_of(
 )
 
 
-def same_order_ids_same_data(events: list[object]) -> list[object]:
+def same_order_ids_same_data(events: Sequence[object]) -> list[object]:
     """A redelivered purchase is byte-identical: keep the first version of each order id."""
     seen: dict[str, Purchase] = {}
     out = []

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pipeline.events import OutboundCommand
 from pipeline.policy.customer_state import CustomerState
 from pipeline.policy.durations import DAY_MS, HOUR_MS
-from pipeline.policy.gate import SEND, CustomerFacts, GateReason, gate
+from pipeline.policy.gate import SEND, CustomerFacts, GateDecision, GateReason, gate
 from pipeline.policy.messaging_limit import ReachLedger
 from pipeline.policy.send_windows import SendWindows
 
@@ -109,7 +109,7 @@ def test_send_iff_every_rule_allows_and_deferrals_land_on_the_first_sendable_ins
     windows = SendWindows(default_zone="Asia/Seoul") if use_windows else None
     ledger = full_ledger(reached) if reached is not None else None
 
-    def decide(at: int):
+    def decide(at: int) -> GateDecision:
         return gate(
             cmd, customer=who, now_ms=at, campaign_paused=paused, send_windows=windows, reach=ledger
         )
