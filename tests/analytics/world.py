@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.events import (
     Alarm,
     CampaignControl,
+    DeadLetter,
     DeliveryReceipt,
     InboundMessage,
     Purchase,
@@ -50,6 +51,7 @@ class World:
     tags: list[TagChange] = field(default_factory=list)
     controls: list[CampaignControl] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
 
     def families(self) -> list[list[Any]]:
         return [
@@ -60,6 +62,7 @@ class World:
             self.tags,
             self.controls,
             self.alarms,
+            self.dead_letters,
         ]
 
 
@@ -104,6 +107,16 @@ def generate(seed: int, *, messages: int = 260, customers: int = 36) -> World:
         _control("c4", "value:vip-sale", "pause", None, T0_MS + DAY_MS),
         _control("c5", "x:promo", "launch", {"audience": "all"}, T0_MS),
     ]
+    for n in range(5):
+        world.dead_letters.append(
+            DeadLetter(
+                event_id=f"dl-{n}",
+                source=rng.choice(["webhook", "purchases"]),
+                reason="bad signature" if n % 2 else "missing order_id",
+                raw=bytes([n, 0xFF, 0x00]) + b"{}",
+                ts_ms=T0_MS + n * HOUR_MS,
+            )
+        )
     for n in range(12):
         alarm_id = f"reply_rate:campaign:{rng.choice(CAMPAIGNS)}"
         ts = T0_MS + rng.randrange(80 * DAY_MS)
@@ -134,6 +147,7 @@ def _receipts(
     category: str,
 ) -> None:
     def receipt(status: str, ts_ms: int, billable: bool | None = None) -> None:
+        error_code = rng.choice([131_026, 131_049, 130_429]) if status == "failed" else None
         world.receipts.append(
             DeliveryReceipt(
                 event_id=f"{wamid}:{status}",
@@ -144,6 +158,7 @@ def _receipts(
                 ts_ms=ts_ms,
                 pricing_billable=billable,
                 pricing_category=category,
+                error_code=error_code,
                 ingested_ms=ts_ms + rng.randrange(5_000),
             )
         )
