@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
 import textwrap
@@ -162,3 +163,21 @@ def test_directory_owned_by_another_process_raises_store_locked(tmp_path: Path) 
         owner.wait(timeout=30)
     # Once the owner has gone, the directory opens normally.
     open_store(Settings(data_dir=data_dir)).close()
+
+
+def test_inserts_from_a_worker_thread_while_reading(store: Store) -> None:
+    # The sink inserts from an executor thread while a web view reads: the store serialises
+    # them, and chDB still finds the batch by name in the inserting thread's frame.
+    def insert(batch_no: int) -> int:
+        purchases = [
+            Purchase(order_id=f"o{batch_no}-{i}", customer="c", amount_minor=1, currency="USD")
+            for i in range(200)
+        ]
+        return store.insert_arrow("purchases", events_to_arrow(purchases))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        inserted = [pool.submit(insert, n) for n in range(10)]
+        counts = [store.query("SELECT count() FROM purchases").scalar() for _ in range(10)]
+        assert sum(f.result() for f in inserted) == 2000
+    assert counts == sorted(counts), "reads see a growing table, never a torn state"
+    assert store.query("SELECT uniqExact(order_id) FROM purchases").scalar() == 2000
