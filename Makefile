@@ -22,8 +22,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy pipeline
 
+# Three test processes: most tests wait on brokers and sockets, not on the 2 CPUs; one file
+# stays in one process so module-scoped brokers are shared by its tests.
+PYTEST_WORKERS ?= 3
+
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
