@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import sys
 import tempfile
 import time
@@ -110,6 +111,12 @@ async def latency(url: str, *, seconds: float, rate_per_s: float) -> list[float]
         return sorted(await asyncio.gather(*tasks))
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc), to report CPU per POST."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(sorted_s: list[float], q: float) -> float:
     return sorted_s[min(len(sorted_s) - 1, int(q * len(sorted_s)))] * 1000
 
@@ -132,11 +139,21 @@ def main() -> None:
         try:
             url = worker.url + "/webhooks/whatsapp"
             asyncio.run(throughput(url, seconds=1.0, concurrency=4, first=10**9))  # warm-up
+            if worker.proc is None:
+                raise RuntimeError("worker did not start")
+            cpu_before = cpu_s(worker.proc.pid)
+            started = time.perf_counter()
             rate = asyncio.run(throughput(url, seconds=args.seconds, concurrency=args.concurrency))
+            posts = rate * (time.perf_counter() - started)
+            cpu_ms_per_post = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / max(posts, 1)
             lat = asyncio.run(latency(url, seconds=args.seconds, rate_per_s=args.rate))
         finally:
             worker.stop()
     print(f"throughput: {rate:,.0f} single-message POST/s (concurrency {args.concurrency})")
+    print(
+        f"worker CPU: {cpu_ms_per_post:.2f} ms per POST "
+        f"(one free core would serve ~{1000 / cpu_ms_per_post:,.0f} POST/s)"
+    )
     print(
         f"latency at {args.rate:.0f} POST/s: p50 {percentile(lat, 0.50):.1f} ms, "
         f"p99 {percentile(lat, 0.99):.1f} ms ({len(lat)} POSTs)"

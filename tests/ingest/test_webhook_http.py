@@ -7,6 +7,7 @@ the broker. Every refused request gets its documented status and is counted.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from pipeline import topics
 from pipeline.events import Alarm, ConsentChange, DeadLetter, DeliveryReceipt, InboundMessage
-from pipeline.ingest.signature import sign
+from pipeline.ingest.signature import SIGNATURE_HEADER, sign
 from pipeline.runtime.broker import EmbeddedBroker
 from tests.ingest import meta_examples as meta
 from tests.ingest.broker_reading import events_with_ids, read_topic
@@ -26,9 +27,11 @@ from tests.support.workers import WorkerProcess
 
 pytestmark = pytest.mark.broker
 
-APP_SECRET = b"test-app-secret"
-VERIFY_TOKEN = "test-verify-token"
-API_KEY = "test-purchases-key"
+# The dev defaults, so docs/ingestion.md's examples run against this worker unchanged; a
+# configured secret is exercised by test_broker_outage.py.
+APP_SECRET = b"wapipe-dev-app-secret"
+VERIFY_TOKEN = "wapipe-dev-verify-token"
+API_KEY = "wapipe-dev-purchases-key"
 MAX_BODY = 64 * 1024
 
 
@@ -41,12 +44,7 @@ def worker(
         data_dir=Path(tmp_path_factory.mktemp("ingest")),
         app_id="wapipe-test-ingest",
         roles="ingest",
-        env={
-            "WAPIPE_WHATSAPP_APP_SECRET": APP_SECRET.decode(),
-            "WAPIPE_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-            "WAPIPE_PURCHASES_API_KEY": API_KEY,
-            "WAPIPE_WEBHOOK_MAX_BODY_BYTES": str(MAX_BODY),
-        },
+        env={"WAPIPE_WEBHOOK_MAX_BODY_BYTES": str(MAX_BODY)},
     )
     proc.start()
     yield proc
@@ -251,3 +249,18 @@ def test_purchases_endpoint(http: httpx.Client, broker: EmbeddedBroker) -> None:
         until=lambda seen: any(b"http-order-3" in e.raw for _k, e in seen),
     )
     assert any(e.source == "purchases" and b"http-order-3" in e.raw for _k, e in letters)
+
+
+def test_the_examples_in_docs_ingestion_work(http: httpx.Client) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "ingestion.md").read_text()
+    body = re.search(r"^BODY='(.*)'$", doc, re.MULTILINE).group(1).encode()
+    purchase = re.search(r"^  -d '(.*)'$", doc, re.MULTILINE).group(1).encode()
+    signature = sign(body, app_secret=b"wapipe-dev-app-secret")  # what the openssl line computes
+    answer = http.post("/webhooks/whatsapp", content=body, headers={SIGNATURE_HEADER: signature})
+    assert answer.text == '{"accepted":1,"dead_lettered":0}'
+    answer = http.post(
+        "/purchases", content=purchase, headers={"Authorization": "Bearer wapipe-dev-purchases-key"}
+    )
+    assert answer.text == '{"accepted":1,"rejected":0,"errors":[]}'
+    query = re.search(r"curl -s '[^'\n]*/webhooks/whatsapp\?([^'\n]*)'", doc).group(1)
+    assert http.get("/webhooks/whatsapp?" + query).text == "1158201444"
