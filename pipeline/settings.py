@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     )
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(
-        8066, ge=0, le=65535, description="Worker web server port (webhooks, /metrics, SQL)."
+        8066, ge=1, le=65535, description="Worker web server port (webhooks, /metrics, SQL)."
     )
 
     # --- Kafka -------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def ensure_port_free(port: int, host: str = "127.0.0.1", *, what: str, setting: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As a listening server would: a port in TIME_WAIT after a killed broker is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
