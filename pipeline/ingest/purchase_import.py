@@ -21,6 +21,7 @@ from pipeline.clock import Clock, SystemClock
 from pipeline.deadletter import make_dead_letter
 from pipeline.errors import BrokerUnavailable, ConfigError
 from pipeline.ingest.purchases import ParsedRow, RowError, parse_rows, read_rows
+from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS
 from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings, env_name
 
@@ -49,6 +50,8 @@ def kafka_producer(settings: Settings) -> Producer:
             "enable.idempotence": True,  # no duplicates from the producer's own retries
             "linger.ms": 5,
             "log_level": 0,
+            # Same partition for a customer as Faust's producers (tests/broker).
+            **CONFLUENT_PRODUCER_DEFAULTS,
         }
     )
 
