@@ -139,6 +139,44 @@ def topics() -> None:
     console.print(table)
 
 
+@cli.command()
+@friendly_errors
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind (0 picks a free one).")] = 8077,
+    callback_url: Annotated[
+        str | None, typer.Option(help="Where status and inbound webhooks are POSTed.")
+    ] = None,
+    purchases_url: Annotated[
+        str | None, typer.Option(help="Where simulated purchases are POSTed.")
+    ] = None,
+    customers: Annotated[int, typer.Option(help="Simulated customers.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same traffic.")] = 7,
+    clock_speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    publish_history: Annotated[
+        bool, typer.Option(help="POST every customer's past orders at start.")
+    ] = False,
+) -> None:
+    """Run the WhatsApp Cloud API sandbox with simulated customers (see docs/sandbox.md)."""
+    from pipeline.sandbox import PopulationSpec, SandboxConfig
+    from pipeline.sandbox.server import run_sandbox
+
+    settings = _settings()
+    config = SandboxConfig(
+        app_secret=settings.whatsapp_app_secret.get_secret_value(),
+        purchases_api_key=settings.purchases_api_key.get_secret_value(),
+        callback_url=callback_url,
+        purchases_url=purchases_url,
+        host=host,
+        port=port,
+        seed=seed,
+        clock_speed=clock_speed,
+        population=PopulationSpec(size=customers),
+    )
+    err_console.print(f"sandbox on http://{host}:{port} ({customers} customers, seed {seed})")
+    run_sandbox(config, publish_history=publish_history)
+
+
 @cli.command("settings")
 def show_settings() -> None:
     """Print every setting: variable, current value (secrets hidden) and meaning."""
