@@ -30,6 +30,11 @@ ROLES: Mapping[str, str] = {
     "sink": "pipeline.sinks.clickhouse",
     "sql": "pipeline.runtime.sql_view",
     "ingest": "pipeline.ingest.views",
+    "engagement": "pipeline.agents.engagement",
+    "reply_rate": "pipeline.agents.reply_rate",
+    "sla": "pipeline.agents.sla",
+    "sender": "pipeline.sinks.whatsapp",
+    "autoreply": "pipeline.agents.autoreply",
 }
 
 

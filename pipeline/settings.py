@@ -102,6 +102,83 @@ class Settings(BaseSettings):
         description="Longest wait for broker acks before a webhook/purchase POST answers 503.",
     )
 
+    # --- sender and auto-replies -------------------------------------------------------------
+    whatsapp_throughput_profile: str = Field(
+        "default",
+        description="Send rate per business number: default (80/s), warmup (30/min), "
+        "shared-app (20/s) or high (1000/s).",
+    )
+    whatsapp_rate_per_s: int | None = Field(
+        None, ge=1, le=10_000, description="Messages per second per number; overrides the profile."
+    )
+    whatsapp_rate_guard_ms: int = Field(
+        20, ge=0, le=1000, description="Added to the 1 s rate window to absorb network jitter."
+    )
+    whatsapp_http_connections: int = Field(
+        8, ge=1, le=1000, description="Pooled HTTP connections of the sender to the Cloud API."
+    )
+    whatsapp_send_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one send request to the Cloud API."
+    )
+    sender_crash_evidence_wait_s: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="After a crash, how long an in-flight command waits for a status webhook.",
+    )
+    autoreply_rules_path: Path = Field(
+        Path("infra/autoreply/rules.yaml"),
+        description="Auto-reply rules (YAML); re-read when the file changes or on SIGHUP.",
+    )
+
+    # --- engagement, alarms (issue 6) ---------------------------------------------------------
+    tag_hot_days: int = Field(7, ge=0, description="heat:hot = last interaction within N days.")
+    tag_warm_days: int = Field(30, ge=0, description="heat:warm = last interaction within N days.")
+    tag_dormant_days: int = Field(90, ge=0, description="dormant = no interaction for N days.")
+    tag_frequency_days: int = Field(90, ge=1, description="Window of freq:* purchase counts.")
+    tag_monthly_min_purchases: int = Field(
+        3, ge=2, description="freq:monthly = at least N purchases in the frequency window."
+    )
+    tag_value_bands: str = Field(
+        "KRW:100000:30000,USD:10000:3000,EUR:10000:3000",
+        description="value:high/mid average order per currency, minor units: CUR:high:mid,...",
+    )
+    engagement_sweep_s: float = Field(
+        60.0, gt=0, description="Seconds between sweeps that apply time-driven tag and SLA changes."
+    )
+    engagement_batch_max: int = Field(
+        2000, ge=1, le=100_000, description="Events an engagement agent folds per batch, at most."
+    )
+    engagement_batch_s: float = Field(
+        0.2, gt=0, le=10, description="Longest wait before an agent folds a partial batch."
+    )
+    rate_window_hours: float = Field(
+        24.0, gt=0, description="Sliding window of the reply-rate and delivery-rate alarms."
+    )
+    rate_min_sample: int = Field(
+        100, ge=1, description="Delivered (or sent) messages a rate alarm needs to fire."
+    )
+    reply_rate_alarm_below: float = Field(
+        0.05, ge=0, le=1, description="Reply-rate alarm fires below this rate (spam signal)."
+    )
+    reply_rate_resolve_at: float = Field(
+        0.06, ge=0, le=1, description="A firing reply-rate alarm resolves at this rate or above."
+    )
+    delivery_rate_alarm_below: float = Field(
+        0.85, ge=0, le=1, description="Delivery-rate alarm fires below this rate (throttling)."
+    )
+    delivery_rate_resolve_at: float = Field(
+        0.88, ge=0, le=1, description="A firing delivery-rate alarm resolves at this rate or above."
+    )
+    rate_lateness_s: float = Field(
+        300.0,
+        ge=0,
+        description="Event-time lag before a rate window is judged, so late facts still count.",
+    )
+    sla_unanswered_hours: float = Field(
+        2.0, gt=0, description="A customer waiting this long for a business reply raises an alarm."
+    )
+
     @field_validator("kafka_bootstrap_servers", "clickhouse_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

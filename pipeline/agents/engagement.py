@@ -1,0 +1,160 @@
+"""Role ``engagement``: a customer's events → their tags, one TagChange per change (issue 6).
+
+    wa.inbound.v1 ┐
+    wa.status.v1  │  customer-keyed, co-partitioned: one worker sees a customer's whole
+    commerce.…    ├─► fold_customer_events ─► table engagement-customers ─► customer.tags.v1
+    wa.outbound.… │   (no repartition)            ▲
+    customer.con… ┘                               │ time-driven changes
+    <app>-sweep-ticks ─────────► sweep_customers ─┘ (hot → warm → cold → dormant)
+
+How it stays fast and exact (docs/agents.md, docs/benchmarks.md "Engagement"):
+
+* ``take_events`` batches: a batch's events are grouped by customer, folded with the pure
+  policy (:mod:`pipeline.policy.tag_timeline`), judged once, and written to the table once
+  per customer per batch (one changelog record), not once per event.
+* Idempotent: the fold remembers order ids and keeps times as maxima, so a redelivered batch
+  (at-least-once) changes nothing and publishes nothing.
+* Event time: tags are judged at the latest event time or sweep tick seen for the customer;
+  replaying the topics gives the same tags.
+* The table partitions keys with the producer's partitioner (``use_partitioner``): the
+  customer topics are keyed and partitioned the same way (murmur2, design.md §3a), so each
+  key's changelog partition is its source partition even though a batch mixes partitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import faust
+import structlog
+from aiokafka.partitioner import murmur2
+
+from pipeline import topics
+from pipeline.agents.batches import event_batches, group_by_key
+from pipeline.agents.due_index import DueIndex
+from pipeline.agents.state_codec import register_state_codec, use_state_codec
+from pipeline.agents.sweep_ticks import SweepTick, sweep_ticks
+from pipeline.app import WapipeApp
+from pipeline.events import TagChange
+from pipeline.policy.tag_thresholds import TagThresholds
+from pipeline.policy.tag_timeline import (
+    TaggedCustomer,
+    TimedDelta,
+    fold_events,
+    sweep,
+    thresholds_from_settings,
+)
+from pipeline.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+SOURCES = (topics.INBOUND, topics.STATUS, topics.PURCHASES, topics.RESULTS, topics.CONSENT)
+TABLE = "engagement-customers"
+
+
+def tag_thresholds(settings: Settings) -> TagThresholds:
+    return thresholds_from_settings(
+        hot_days=settings.tag_hot_days,
+        warm_days=settings.tag_warm_days,
+        dormant_days=settings.tag_dormant_days,
+        frequency_days=settings.tag_frequency_days,
+        monthly_min_purchases=settings.tag_monthly_min_purchases,
+        value_bands=settings.tag_value_bands,
+    )
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka producers (murmur2, design.md §3a) put ``key`` in."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+def tag_change(customer: str, timed: TimedDelta) -> TagChange:
+    d = timed.delta
+    # Deterministic id: a change republished after a redelivery deduplicates downstream.
+    ident = f"{customer}|{d.tag}|{d.change}|{timed.ts_ms}".encode()
+    return TagChange(
+        event_id=hashlib.blake2b(ident, digest_size=12).hexdigest(),
+        customer=customer,
+        tag=d.tag,
+        change=d.change,
+        reason=d.reason,
+        ts_ms=timed.ts_ms,
+    )
+
+
+def register(wapp: WapipeApp) -> None:
+    app, settings = wapp.app, wapp.settings
+    register_state_codec()
+    thresholds = tag_thresholds(settings)
+    customers = app.Table(
+        TABLE,
+        default=None,
+        partitions=settings.kafka_partitions,
+        use_partitioner=True,
+    )
+    use_state_codec(customers)
+    source = app.topic(
+        *(spec.name for spec in SOURCES), key_serializer="utf8", value_serializer="avro"
+    )
+    tags_out = wapp.topic(topics.TAGS)
+    ticks = sweep_ticks(wapp)
+    due = DueIndex()
+    wapp.extras["engagement_table"] = customers
+
+    def publish(customer: str, deltas: list[TimedDelta]) -> None:
+        for timed in deltas:
+            # Buffered, not awaited: Faust flushes the producer before it commits offsets.
+            tags_out.send_soon(key=customer, value=tag_change(customer, timed))
+
+    @app.agent(source, name="engagement")
+    async def fold_customer_events(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(
+            stream, max_events=settings.engagement_batch_max, within_s=settings.engagement_batch_s
+        ):
+            for customer, (partition, values) in group_by_key(batch).items():
+                before = customers.get(customer) or TaggedCustomer()
+                after, deltas = fold_events(before, values, thresholds)
+                if after is not before:
+                    customers[customer] = after
+                    due.schedule(partition, customer, after.next_change_ms)
+                    publish(customer, deltas)
+
+    @app.on_rebalance_complete.connect
+    def reindex_after_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        due.stale = True  # recovered keys are not in the index yet
+
+    @app.agent(ticks, name="engagement-sweep")
+    async def sweep_customers(stream: faust.StreamT[SweepTick]) -> None:
+        async for event in stream.events():
+            tick = event.value
+            if due.stale:
+                n = settings.kafka_partitions
+                due.rebuild(
+                    (partition_of(key, n), key, value.next_change_ms)
+                    for key, value in customers.items()
+                    if value is not None
+                )
+            swept = 0
+            for customer in due.pop_due(event.message.partition, tick.ts_ms):
+                before = customers.get(customer)
+                if before is None:
+                    continue
+                after, deltas = sweep(before, tick.ts_ms, thresholds)
+                if after is not before:
+                    customers[customer] = after
+                    due.schedule(event.message.partition, customer, after.next_change_ms)
+                    publish(customer, deltas)
+                    swept += 1
+            if swept:
+                log.info("engagement.swept", customers=swept, now_ms=tick.ts_ms)
+
+
+__all__ = [
+    "SOURCES",
+    "TABLE",
+    "partition_of",
+    "register",
+    "tag_change",
+    "tag_thresholds",
+]

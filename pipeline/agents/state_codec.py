@@ -1,0 +1,115 @@
+"""The ``state-json`` Faust codec: agents' table values (frozen policy dataclasses) as JSON.
+
+Table changelogs outlive code versions and anyone with broker access can write to them, so
+they hold plain JSON naming only the dataclasses listed in :data:`STATE_TYPES`, never pickle.
+Tuples, frozensets and dict keys are tagged so a value decodes to exactly what was stored.
+A changed dataclass layout is handled by rebuilding the table from the topics (design.md §4:
+all state can be recomputed by replaying), not by migrating changelog records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from faust.serializers import codecs
+
+from pipeline.errors import SchemaError
+from pipeline.policy.customer_state import CurrencyTotal, CustomerState, PurchaseRecord
+from pipeline.policy.reply_attribution import CustomerMessages, MessageTrack, RateFact
+from pipeline.policy.reply_rate import Message, ScopeWindow
+from pipeline.policy.sla import Conversation
+from pipeline.policy.tag_timeline import TaggedCustomer
+
+STATE_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        CurrencyTotal,
+        CustomerState,
+        PurchaseRecord,
+        TaggedCustomer,
+        CustomerMessages,
+        MessageTrack,
+        RateFact,
+        Message,
+        ScopeWindow,
+        Conversation,
+    )
+}
+_FIELDS: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls)) for cls in STATE_TYPES.values()
+}
+
+
+def to_plain(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return {"t": [to_plain(v) for v in value]}
+    if isinstance(value, frozenset):
+        return {"s": sorted((to_plain(v) for v in value), key=json.dumps)}
+    if is_dataclass(value) and type(value) in _FIELDS:
+        cls = type(value)
+        return {"@": cls.__name__, "f": [to_plain(getattr(value, n)) for n in _FIELDS[cls]]}
+    raise SchemaError(f"cannot store {type(value).__name__} in a table; add it to STATE_TYPES")
+
+
+def from_plain(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    if "t" in value:
+        return tuple(from_plain(v) for v in value["t"])
+    if "s" in value:
+        return frozenset(from_plain(v) for v in value["s"])
+    cls = STATE_TYPES.get(value.get("@", ""))
+    if cls is None:
+        raise SchemaError(f"table value names unknown type {value.get('@')!r}")
+    names = _FIELDS[cls]
+    return cls(**dict(zip(names, (from_plain(v) for v in value["f"]), strict=True)))
+
+
+class StateJsonCodec(codecs.Codec):
+    def _dumps(self, obj: Any) -> bytes:
+        return json.dumps(to_plain(obj), separators=(",", ":")).encode("utf-8")
+
+    def _loads(self, s: bytes) -> Any:
+        try:
+            return from_plain(json.loads(s))
+        except (TypeError, ValueError, KeyError) as exc:
+            raise SchemaError(
+                f"table value does not decode ({exc}); the state layout changed: rebuild the "
+                "table by resetting the app id (new WAPIPE_APP_ID) so agents replay the topics"
+            ) from exc
+
+
+def use_state_codec(table: Any) -> None:
+    """Make ``table`` store UTF-8 keys and ``state-json`` values in its changelog.
+
+    Faust derives a table's serializers from its key/value *types* (``json`` for anything
+    but Records); set them before the changelog topic is first built (it is built lazily).
+    """
+    register_state_codec()
+    table.key_serializer = "utf8"
+    table.value_serializer = "state-json"
+
+
+_registered = False
+
+
+def register_state_codec() -> None:
+    """Register ``state-json`` with Faust (idempotent)."""
+    global _registered  # Faust's codec registry is process-wide
+    if not _registered:
+        codecs.register("state-json", StateJsonCodec())
+        _registered = True
+
+
+__all__ = [
+    "STATE_TYPES",
+    "StateJsonCodec",
+    "from_plain",
+    "register_state_codec",
+    "to_plain",
+    "use_state_codec",
+]

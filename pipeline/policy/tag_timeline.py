@@ -1,0 +1,115 @@
+"""A customer's state, current tags and judging time: what the engagement agent stores per key.
+
+Tags are judged at a per-customer instant that only moves forward: the latest event time
+folded, or a sweep tick's time (the injectable clock, design.md §4). Late events still update
+the state but never move tags back in time, so replaying the same events, in any order and in
+any batches, ends at the same tags (issue 6). A batch of events for one customer is folded
+first and judged once (work per batch, issue 6's benchmark): intermediate tags inside one
+batch are not published, only the net change with its reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from pipeline.policy.customer_state import CustomerState, apply_event
+from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
+from pipeline.policy.tags import TagDelta, diff_tags, next_tag_change_ms, tag_report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaggedCustomer:
+    state: CustomerState = field(default_factory=CustomerState)
+    tags: frozenset[str] = frozenset()
+    judged_ms: int | None = None
+    next_change_ms: int | None = None  # when time alone changes the tags (for the sweep)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimedDelta:
+    delta: TagDelta
+    ts_ms: int
+
+
+def _judge(
+    customer: TaggedCustomer, state: CustomerState, at_ms: int, th: TagThresholds
+) -> tuple[TaggedCustomer, list[TimedDelta]]:
+    at = at_ms if customer.judged_ms is None else max(customer.judged_ms, at_ms)
+    tags, reasons = tag_report(state, at, th)
+    deltas = diff_tags(customer.tags, tags, reasons) if tags != customer.tags else []
+    updated = TaggedCustomer(
+        state=state,
+        tags=tags,
+        judged_ms=at,
+        next_change_ms=next_tag_change_ms(state, at, th),
+    )
+    return updated, [TimedDelta(delta=d, ts_ms=at) for d in deltas]
+
+
+def fold_events(
+    customer: TaggedCustomer,
+    events: Iterable[object],
+    thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+) -> tuple[TaggedCustomer, list[TimedDelta]]:
+    """Fold a batch of one customer's events and judge the tags once, at the latest time."""
+    state = customer.state
+    latest: int | None = None
+    for event in events:
+        state = apply_event(state, event, thresholds)
+        ts = getattr(event, "ts_ms", None)
+        if isinstance(ts, int) and (latest is None or ts > latest):
+            latest = ts
+    if latest is None:
+        return customer, []
+    if state == customer.state and customer.judged_ms is not None and latest <= customer.judged_ms:
+        return customer, []  # a pure redelivery: nothing to store, nothing to say
+    return _judge(customer, state, latest, thresholds)
+
+
+def sweep(
+    customer: TaggedCustomer, now_ms: int, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
+) -> tuple[TaggedCustomer, list[TimedDelta]]:
+    """Time has reached ``now_ms``: apply the changes time alone makes (hot → warm → …)."""
+    due = customer.next_change_ms
+    if due is None or due > now_ms:
+        return customer, []
+    return _judge(customer, customer.state, now_ms, thresholds)
+
+
+def thresholds_from_settings(
+    *,
+    hot_days: int,
+    warm_days: int,
+    dormant_days: int,
+    frequency_days: int,
+    monthly_min_purchases: int,
+    value_bands: str,
+) -> TagThresholds:
+    """Build thresholds from the settings' plain numbers (``CUR:high:mid,...`` value bands)."""
+    from pipeline.policy.durations import DAY_MS
+    from pipeline.policy.tag_thresholds import ValueThresholds
+
+    bands: list[tuple[str, ValueThresholds]] = []
+    for item in filter(None, (part.strip() for part in value_bands.split(","))):
+        try:
+            currency, high, mid = item.split(":")
+            bands.append(
+                (currency.upper(), ValueThresholds(high_minor=int(high), mid_minor=int(mid)))
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"value band {item!r} is not CUR:high_minor:mid_minor (e.g. USD:10000:3000): {exc}"
+            ) from None
+    return replace(
+        DEFAULT_TAG_THRESHOLDS,
+        hot_within_ms=hot_days * DAY_MS,
+        warm_within_ms=warm_days * DAY_MS,
+        dormant_after_ms=dormant_days * DAY_MS,
+        frequency_window_ms=frequency_days * DAY_MS,
+        monthly_min_purchases=monthly_min_purchases,
+        value_by_currency=tuple(bands),
+    )
+
+
+__all__ = ["TaggedCustomer", "TimedDelta", "fold_events", "sweep", "thresholds_from_settings"]

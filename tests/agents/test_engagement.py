@@ -1,0 +1,103 @@
+"""The engagement agent through the real broker: tags from events, redelivery, decay by ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipeline import topics
+from pipeline.events import InboundMessage, Purchase
+from pipeline.policy.durations import DAY_MS
+from pipeline.runtime.broker import EmbeddedBroker
+from tests.agents.conftest import PARTITIONS
+from tests.agents.streams import produce, read_all, send_ticks, wait_for
+from tests.agents.world import T0, final_tags, keyed, shop_world
+from tests.support.workers import WorkerProcess
+
+
+def read_tags(bootstrap: str) -> list[object]:
+    return read_all(bootstrap, topics.TAGS, partitions=PARTITIONS)
+
+
+def test_event_streams_give_the_expected_tags_and_redelivery_changes_nothing(
+    fresh_broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    bootstrap = fresh_broker.bootstrap_servers
+    world = shop_world(customers=40, seed=6)
+    expected = world.expected_tags()
+    produce(bootstrap, keyed(world.events))
+    start_worker("engagement")
+
+    changes = wait_for(
+        lambda: read_tags(bootstrap),
+        lambda got: final_tags(got) == expected,
+        timeout_s=60,
+        what="the tags of every customer",
+    )
+    assert all(c.reason for c in changes), "every TagChange carries its reason"
+    assert {c.event_id for c in changes} == {c.event_id for c in changes if c.event_id}
+
+    # Redeliver every purchase and message: nothing may be counted twice or republished.
+    produce(bootstrap, keyed(world.events))
+    marker = InboundMessage(
+        event_id="marker", business_number_id="n", customer="821099999999", ts_ms=T0, text="x"
+    )
+    produce(bootstrap, keyed([marker]))
+    after = wait_for(
+        lambda: read_tags(bootstrap),
+        lambda got: any(c.customer == marker.customer for c in got),
+        timeout_s=60,
+        what="the marker customer's tags (all redelivered events processed before it)",
+    )
+    repeated = [c for c in after if c.customer != marker.customer]
+    assert len(repeated) == len(changes), (
+        f"redelivered events published {len(repeated) - len(changes)} more tag changes: "
+        f"{repeated[len(changes) :][:5]}"
+    )
+
+
+def test_time_moves_heat_at_the_exact_boundaries_and_purchases_age_out(
+    fresh_broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    bootstrap = fresh_broker.bootstrap_servers
+    customer = "821055550000"
+    last = T0 + 10 * DAY_MS
+    events = [
+        Purchase(
+            order_id=f"o{i}",
+            customer=customer,
+            amount_minor=150_000,
+            currency="KRW",
+            ts_ms=T0 + i * DAY_MS,
+        )
+        for i in range(3)
+    ] + [InboundMessage(event_id="m1", business_number_id="n", customer=customer, ts_ms=last)]
+    produce(bootstrap, keyed(events))
+    worker = start_worker("engagement")
+
+    def tags_now() -> frozenset[str]:
+        return final_tags(read_tags(bootstrap)).get(customer, frozenset())
+
+    wait_for(lambda: [tags_now()], lambda got: "vip" in got[0], timeout_s=60, what="vip")
+    assert tags_now() == {"freq:monthly", "value:high", "heat:hot", "vip"}
+
+    steps = [
+        (last + 7 * DAY_MS, {"freq:monthly", "value:high", "heat:hot", "vip"}),  # inclusive
+        (last + 7 * DAY_MS + 1, {"freq:monthly", "value:high", "heat:warm"}),
+        (last + 30 * DAY_MS + 1, {"freq:monthly", "value:high", "heat:cold"}),
+        (T0 + 90 * DAY_MS + 1, {"freq:quarterly", "value:high", "heat:cold"}),  # o0 ages out
+        (last + 90 * DAY_MS + 1, {"freq:lapsed", "value:high", "heat:cold", "dormant"}),
+    ]
+    for now_ms, want in steps:
+        send_ticks(bootstrap, worker.app_id, now_ms=now_ms, partitions=PARTITIONS)
+        got = wait_for(
+            lambda: [tags_now()],
+            lambda g, w=want: g[0] == w,
+            timeout_s=30,  # type: ignore[misc]
+            what=f"tags {sorted(want)} at T0+{(now_ms - T0) / DAY_MS:.5f} d",
+            settle_s=0.5,
+        )
+        assert got[0] == want
+    changes = [c for c in read_tags(bootstrap) if c.customer == customer]
+    decay = [c for c in changes if c.tag == "heat:warm" and c.change == "added"]
+    assert [c.ts_ms for c in decay] == [last + 7 * DAY_MS + 1], "decay stamped with tick time"
+    assert "warm = within 30 days" in decay[0].reason, decay[0].reason
