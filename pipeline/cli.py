@@ -221,6 +221,34 @@ def import_purchases(
     )
 
 
+rules_cli = typer.Typer(help="Auto-reply rules (WAPIPE_AUTOREPLY_RULES_PATH).")
+cli.add_typer(rules_cli, name="rules")
+
+
+@rules_cli.command("test")
+@friendly_errors
+def rules_test(
+    message: Annotated[str, typer.Argument(help="A customer message, as typed.")],
+    file: Annotated[
+        Path | None, typer.Option(help="Rules file (default: WAPIPE_AUTOREPLY_RULES_PATH).")
+    ] = None,
+) -> None:
+    """Show which auto-reply rule a message would fire, and the reply."""
+    from pipeline.agents.autoreply_rules import load_rules, normalise
+
+    book = load_rules(file or _settings().autoreply_rules_path)
+    verdict = book.decide(message)
+    console.print(f"normalised: {normalise(message)!r}")
+    if verdict is None:
+        console.print("no rule fires")
+        return
+    reply = verdict.reply
+    what = reply.text if reply.text is not None else f"template {reply.template_name}"
+    consent = f" ({verdict.consent})" if verdict.consent else ""
+    console.print(f"rule: {verdict.rule_id}{consent}")
+    console.print(f"reply: {what}")
+
+
 def main() -> None:
     cli()
 

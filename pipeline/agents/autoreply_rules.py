@@ -193,7 +193,9 @@ def _reply(doc: Any, where: str) -> Reply:
             )
         return Reply(text=str(doc["text"]), category=str(doc.get("category", "service")))
     except (KeyError, ValueError) as exc:
-        raise ConfigError(f"{where}: bad reply ({exc}); give text: or template: {{name:}}") from None
+        raise ConfigError(
+            f"{where}: bad reply ({exc}); give text: or template: {{name:}}"
+        ) from None
 
 
 def _rule(doc: Any, index: int) -> Rule:

@@ -107,6 +107,10 @@ class GatePolicy:
     opt_out_blocks: frozenset[str] = frozenset({MARKETING})
     #: Categories withheld from dormant customers (design.md §5: excluded from marketing).
     dormant_blocks: frozenset[str] = frozenset({MARKETING})
+    #: False where the customer's last message is unknown: the sender keeps no customer
+    #: state (design.md §3a applies the window where the command is created), so it leaves
+    #: the window to the command's creator and to Meta's 131047 instead of refusing all text.
+    check_service_window: bool = True
 
 
 DEFAULT_GATE_POLICY = GatePolicy()
@@ -140,7 +144,8 @@ def gate(
         return skip(GateReason.CAMPAIGN_PAUSED, f"campaign {command.campaign_id} is paused")
     window = policy.service_window
     free_form = command.kind != TEMPLATE_KIND
-    if free_form and not window.is_open(customer.last_inbound_ms, now_ms):
+    check_window = free_form and policy.check_service_window
+    if check_window and not window.is_open(customer.last_inbound_ms, now_ms):
         return skip(GateReason.TEMPLATE_REQUIRED, "outside the 24 h service window: use a template")
 
     until, reason = _earliest_sendable(
@@ -155,7 +160,7 @@ def gate(
         return SEND
     if expires is not None and until >= expires:
         return skip(GateReason.EXPIRED, f"{reason.value} would hold it past its expiry")
-    if free_form and not window.is_open(customer.last_inbound_ms, until):
+    if check_window and not window.is_open(customer.last_inbound_ms, until):
         return skip(
             GateReason.TEMPLATE_REQUIRED,
             f"{reason.value} would hold it past the 24 h service window: use a template",

@@ -1,0 +1,132 @@
+"""The Cloud API client of the sender: one pooled ``httpx.AsyncClient``, Meta's request shapes.
+
+``message_payload`` and ``read_send_response`` are pure (tested without a network); the client
+only moves bytes. Branch on the error body's numeric ``code``, never on the HTTP status
+(whatsapp-cloud-api.md, "Sending"); the status is kept for classifying unknown codes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from pipeline.events import OutboundCommand
+from pipeline.policy import TEMPLATE_KIND
+from pipeline.sinks.sender_config import SenderConfig
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendAttempt:
+    """What one POST came back with: a wamid, or an error code / HTTP status / timeout."""
+
+    wamid: str | None = None
+    error_code: int | None = None
+    http_status: int | None = None
+    timed_out: bool = False
+    detail: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.wamid is not None
+
+
+def message_payload(command: OutboundCommand) -> dict[str, Any]:
+    """The JSON body of ``POST /{version}/{phone_number_id}/messages`` for ``command``."""
+    payload: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "+" + command.customer,
+        # Echoed in every status webhook: how a crash-interrupted send is proven (docs/sender.md).
+        "biz_opaque_callback_data": command.command_id,
+    }
+    if command.kind == TEMPLATE_KIND:
+        template: dict[str, Any] = {
+            "name": command.template_name,
+            "language": {"code": command.template_language or "en_US"},
+        }
+        if command.template_params:
+            template["components"] = [
+                {
+                    "type": "body",
+                    "parameters": [{"type": "text", "text": p} for p in command.template_params],
+                }
+            ]
+        payload["type"] = "template"
+        payload["template"] = template
+    else:
+        payload["type"] = "text"
+        payload["text"] = {"body": command.body or "", "preview_url": False}
+    if command.reply_to_wamid:
+        payload["context"] = {"message_id": command.reply_to_wamid}
+    return payload
+
+
+def read_send_response(http_status: int, body: bytes) -> SendAttempt:
+    """Turn an HTTP answer into a :class:`SendAttempt`; total over any bytes."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        messages = doc.get("messages")
+        if http_status < 300 and isinstance(messages, list) and messages:
+            wamid = messages[0].get("id") if isinstance(messages[0], dict) else None
+            if isinstance(wamid, str) and wamid:
+                return SendAttempt(wamid=wamid, http_status=http_status)
+        error = doc.get("error")
+        if isinstance(error, dict):
+            code = error.get("code")
+            return SendAttempt(
+                error_code=code if isinstance(code, int) else None,
+                http_status=http_status,
+                detail=str(error.get("message", ""))[:200],
+            )
+    return SendAttempt(http_status=http_status, detail=f"unexpected answer (HTTP {http_status})")
+
+
+def _http2_available() -> bool:
+    try:
+        import h2  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class CloudApiClient:
+    """Sends one message per call over a shared connection pool."""
+
+    def __init__(
+        self, config: SenderConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._config = config
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            headers={"Authorization": f"Bearer {config.access_token}"},
+            timeout=httpx.Timeout(config.http_timeout_s, connect=min(5.0, config.http_timeout_s)),
+            limits=httpx.Limits(
+                max_connections=config.http_connections,
+                max_keepalive_connections=config.http_connections,
+            ),
+            # HTTP/2 multiplexes every send over one connection to Meta; it needs the h2
+            # package and TLS (ALPN). The sandbox speaks HTTP/1.1, so the pool serves it.
+            http2=_http2_available() and config.base_url.startswith("https://"),
+            transport=transport,
+        )
+
+    def path_for(self, command: OutboundCommand) -> str:
+        return f"/{self._config.api_version}/{command.business_number_id}/messages"
+
+    async def send(self, command: OutboundCommand) -> SendAttempt:
+        try:
+            response = await self._http.post(self.path_for(command), json=message_payload(command))
+        except httpx.TimeoutException as exc:
+            return SendAttempt(timed_out=True, detail=type(exc).__name__)
+        except httpx.TransportError as exc:
+            return SendAttempt(detail=f"no answer: {type(exc).__name__}")
+        return read_send_response(response.status_code, response.content)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,91 @@
+"""What the sender knows about each command id, in Faust tables that survive a crash.
+
+``CommandLedger`` (table ``sender-commands``) maps ``command_id`` to its state:
+
+    in_flight  an HTTP send may be under way; written *and acknowledged by the broker* before
+               the request leaves, so a worker killed mid-request finds it at restart
+    waiting    a send attempt failed and a retry is scheduled (nothing is out there)
+    deferred   parked in :class:`DeferralBook` until it is due (offset released)
+    done       the one SendResult was produced; a redelivered copy is dropped
+
+``DeferralBook`` (table ``sender-deferred``) holds the commands that wait longer than a lane
+should hold them; a timer re-produces each to the commands topic when it is due.
+
+Both write their changelog with an explicit partition (the partition of the command's
+event) through ``Table.send_changelog``, which returns the broker ack as a future: Faust's
+``table[key] = value`` discards that future, and the in-flight mark is only useful once it
+is durable. The partition is the one Faust would pick inside the agent, so recovery and
+co-partitioning are unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import faust
+
+from pipeline.events import OutboundCommand
+
+IN_FLIGHT = "in_flight"
+WAITING = "waiting"
+DEFERRED = "deferred"
+DONE = "done"
+
+_SCHEMA: faust.Schema = faust.Schema(key_type=str, key_serializer="utf8", value_serializer="json")
+
+
+class _DurableTable:
+    def __init__(self, app: faust.App, name: str, *, partitions: int) -> None:
+        self.table = app.Table(name, partitions=partitions, schema=_SCHEMA)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        value = self.table.data.get(key)
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, value: dict[str, Any], *, partition: int) -> faust.types.FutureMessage:
+        self.table.data[key] = value
+        return self.table.send_changelog(partition, key, value)
+
+    def delete(self, key: str, *, partition: int) -> faust.types.FutureMessage:
+        self.table.data.pop(key, None)
+        return self.table.send_changelog(partition, key, None, value_serializer="raw")
+
+    def items(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(k, v) for k, v in self.table.data.items() if isinstance(v, dict)]
+
+
+class CommandLedger(_DurableTable):
+    def __init__(self, app: faust.App, *, partitions: int) -> None:
+        super().__init__(app, "sender-commands", partitions=partitions)
+
+    def state(self, command_id: str) -> str | None:
+        entry = self.get(command_id)
+        return None if entry is None else str(entry.get("state"))
+
+    def attempts(self, command_id: str) -> int:
+        entry = self.get(command_id)
+        return int(entry.get("attempts", 0)) if entry else 0
+
+
+class DeferralBook(_DurableTable):
+    def __init__(self, app: faust.App, *, partitions: int) -> None:
+        super().__init__(app, "sender-deferred", partitions=partitions)
+
+    def due(self, now_ms: int) -> list[tuple[str, int, OutboundCommand]]:
+        """``(command_id, partition, command)`` of every deferral due at ``now_ms``."""
+        out = []
+        for key, entry in self.items():
+            if int(entry["due_ms"]) <= now_ms:
+                out.append((key, int(entry["partition"]), command_from_json(entry["command"])))
+        return out
+
+
+def command_to_json(command: OutboundCommand) -> dict[str, Any]:
+    return dataclasses.asdict(command)
+
+
+def command_from_json(data: dict[str, Any]) -> OutboundCommand:
+    fields = dict(data)
+    fields["template_params"] = tuple(fields.get("template_params") or ())
+    return OutboundCommand(**fields)

@@ -1,0 +1,114 @@
+"""Role ``sender``: commands → policy gate → per-number throttle → Cloud API → SendResults.
+
+    wa.outbound.commands.v1 ──► send_commands (manual acks) ──► Sender (one task per command)
+    wa.status.v1 ─────────────► collect_evidence (command ids echoed by Meta's statuses)
+    customer.consent.v1 ──────► ConsentView   (every partition, every sender)
+    campaigns.control.v1 ─────► CampaignPauses (every partition, every sender)
+    timer, 1 s ───────────────► re-produce deferred commands that are due
+
+Why manual acks: an agent that awaits each send holds its stream while a number waits for
+tokens, so one throttled number would stop every other (one actor processes a merged
+stream). Here the agent hands each command to a task and moves on; the task acknowledges the
+event only once the command's one SendResult is produced. Faust commits an offset only when
+every event before it is acknowledged, so a crash redelivers whatever had no result yet and
+the ledger decides what to do with each copy. Design and guarantees: docs/sender.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable
+from functools import partial
+from typing import Any
+
+import faust
+import mode
+
+from pipeline import topics
+from pipeline.app import WapipeApp
+from pipeline.events import ConsentChange, DeliveryReceipt, OutboundCommand, SendResult
+from pipeline.sinks.cloud_api import CloudApiClient
+from pipeline.sinks.command_ledger import CommandLedger, DeferralBook
+from pipeline.sinks.replicated_views import (
+    CampaignPauses,
+    ConsentView,
+    campaign_replica,
+    consent_replica,
+)
+from pipeline.sinks.send_evidence import SendEvidence
+from pipeline.sinks.sender import Sender
+from pipeline.sinks.sender_config import SenderConfig
+
+DEFERRAL_TICK_S = 1.0
+
+
+class KafkaPublisher:
+    def __init__(self, wapp: WapipeApp) -> None:
+        self._results = wapp.topic(topics.RESULTS)
+        self._consent = wapp.topic(topics.CONSENT)
+        self._commands = wapp.topic(topics.COMMANDS)
+
+    async def result(self, result: SendResult) -> Awaitable[Any]:
+        return await self._results.send(key=result.customer, value=result)
+
+    async def consent(self, change: ConsentChange) -> Awaitable[Any]:
+        return await self._consent.send(key=change.customer, value=change)
+
+    async def command(self, command: OutboundCommand, *, partition: int) -> Awaitable[Any]:
+        # The partition it came from: its ledger entry lives in that changelog partition.
+        return await self._commands.send(
+            key=command.business_number_id, value=command, partition=partition
+        )
+
+
+class SenderService(mode.Service):
+    """Closes the HTTP pool and the lanes when the worker stops."""
+
+    def __init__(self, sender: Sender, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sender = sender
+
+    async def on_stop(self) -> None:
+        await self.sender.close()
+
+
+def register(wapp: WapipeApp) -> None:
+    settings = wapp.settings
+    app = wapp.app
+    config = SenderConfig.from_settings(settings)
+    consent, pauses, evidence = ConsentView(), CampaignPauses(), SendEvidence()
+    sender = Sender(
+        config=config,
+        client=CloudApiClient(config),
+        ledger=CommandLedger(app, partitions=settings.kafka_partitions),
+        deferrals=DeferralBook(app, partitions=settings.kafka_partitions),
+        consent=consent,
+        pauses=pauses,
+        evidence=evidence,
+        publisher=KafkaPublisher(wapp),
+        clock=wapp.clock,
+    )
+    wapp.extras["sender"] = sender
+    app.service(consent_replica(wapp.bootstrap, consent))  # type: ignore[arg-type]
+    app.service(campaign_replica(wapp.bootstrap, pauses))  # type: ignore[arg-type]
+    app.service(SenderService(sender))  # type: ignore[arg-type]
+
+    @app.agent(wapp.topic(topics.COMMANDS), name="sender-commands")
+    async def send_commands(stream: faust.StreamT[OutboundCommand]) -> AsyncIterator[None]:
+        manual = stream.noack()  # type: ignore[attr-defined]  # Stream has it, StreamT not
+        async for event in manual.events():
+            await sender.admit(
+                event.value, partition=event.message.partition, ack=partial(manual.ack, event)
+            )
+            yield None
+
+    @app.agent(wapp.topic(topics.STATUS), name="sender-evidence")
+    async def collect_evidence(stream: faust.StreamT[DeliveryReceipt]) -> AsyncIterator[None]:
+        async for receipt in stream:
+            if receipt.biz_opaque_callback_data:
+                evidence.saw(receipt.biz_opaque_callback_data, receipt.wamid)
+            yield None
+
+    @app.timer(DEFERRAL_TICK_S)
+    async def release_deferred() -> None:
+        if app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+            await sender.release_due()

@@ -1,0 +1,148 @@
+"""Real parts for the sender's integration tests: a sandbox on its own thread, a worker
+process, and plain Kafka clients to put commands in and read results and consent out."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, Producer
+
+from pipeline.events import OutboundCommand
+from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS
+from pipeline.sandbox import SandboxConfig, SandboxServer
+from pipeline.sandbox.record import RequestRecord
+from pipeline.schemas.codec import AvroEventCodec
+from pipeline.topics import COMMANDS, TopicSpec
+
+T = TypeVar("T")
+NUMBER_ID = "106540352242922"
+SANDBOX_TOKEN = "wapipe-sandbox-token"
+QUIET = {"log_level": 0}
+
+
+class SandboxThread:
+    """A :class:`SandboxServer` serving from a background event loop."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server = SandboxServer(config)
+        self.base_url: str = self.call(self.server.start())
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout=30)
+
+    def run(self, fn: Callable[[], T]) -> T:
+        async def wrapped() -> T:
+            return fn()
+
+        return self.call(wrapped())
+
+    @property
+    def world(self) -> Any:
+        return self.server.world
+
+    def requests(self, **filters: Any) -> list[RequestRecord]:
+        return self.run(lambda: self.server.record.requests(**filters))
+
+    def stop(self) -> None:
+        self.call(self.server.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def command(
+    customer: str,
+    *,
+    kind: str = "template",
+    category: str = "utility",
+    body: str | None = None,
+    template_name: str | None = "order_shipped",
+    template_language: str | None = "en_US",
+    template_params: tuple[str, ...] = ("Mina", "A-1"),
+    **fields: Any,
+) -> OutboundCommand:
+    if kind == "text":
+        template_name, template_language, template_params = None, None, ()
+        body = body or "hello"
+    values: dict[str, Any] = {
+        "command_id": fields.pop("command_id", uuid.uuid4().hex),
+        "customer": customer,
+        "business_number_id": fields.pop("business_number_id", NUMBER_ID),
+        "kind": kind,
+        "body": body,
+        "template_name": template_name,
+        "template_language": template_language,
+        "template_params": template_params,
+        "category": category,
+        "created_ms": int(time.time() * 1000),
+    }
+    values.update(fields)
+    return OutboundCommand(**values)
+
+
+def produce_commands(bootstrap: str, commands: Iterable[OutboundCommand]) -> None:
+    codec = AvroEventCodec()
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, **CONFLUENT_PRODUCER_DEFAULTS, **QUIET}
+    )
+    for c in commands:
+        producer.produce(COMMANDS.name, key=c.business_number_id.encode(), value=codec.encode(c))
+        producer.poll(0)
+    if producer.flush(30) != 0:
+        raise TimeoutError("commands were not all acknowledged by the broker in 30 s")
+
+
+def produce_events(bootstrap: str, spec: TopicSpec, events: Iterable[tuple[str, Any]]) -> None:
+    codec = AvroEventCodec()
+    producer = Producer({"bootstrap.servers": bootstrap, **CONFLUENT_PRODUCER_DEFAULTS, **QUIET})
+    for key, event in events:
+        producer.produce(spec.name, key=key.encode(), value=codec.encode(event))
+    if producer.flush(30) != 0:
+        raise TimeoutError(f"{spec.name}: records not acknowledged in 30 s")
+
+
+class TopicReader:
+    """Reads a topic from the beginning (own group) and keeps every decoded record."""
+
+    def __init__(self, bootstrap: str, spec: TopicSpec) -> None:
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"test-{uuid.uuid4().hex[:8]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                **QUIET,
+            }
+        )
+        self._consumer.subscribe([spec.name])
+        self._codec = AvroEventCodec()
+        self.events: list[Any] = []
+
+    def poll(self, timeout_s: float = 0.2) -> None:
+        for message in self._consumer.consume(10_000, timeout=timeout_s):
+            if message.error() is None and message.value() is not None:
+                self.events.append(self._codec.decode(message.value()))
+
+    def wait_for(self, done: Callable[[list[Any]], bool], *, timeout_s: float) -> list[Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll()
+            if done(self.events):
+                return self.events
+        raise TimeoutError(f"condition not met in {timeout_s}s; have {len(self.events)} records")
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def worker_env(base_url: str, **extra: str) -> dict[str, str]:
+    return {"WAPIPE_WHATSAPP_API_BASE_URL": base_url, **extra}
