@@ -29,7 +29,7 @@ cli = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one error = one line, never wrapped
 
 F = TypeVar("F", bound=Callable[..., Any])
 

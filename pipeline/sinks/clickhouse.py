@@ -50,6 +50,8 @@ SUNK_TOPICS: tuple[TopicSpec, ...] = (
     topics.CONSENT,
     topics.ALARMS,
     topics.DEADLETTER,
+    topics.COMMANDS,  # queue lag and waiting commands on the Sender dashboard
+    topics.CAMPAIGNS,
 )
 
 MAX_BACKOFF_S = 30.0
