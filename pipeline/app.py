@@ -35,6 +35,7 @@ ROLES: Mapping[str, str] = {
     "sla": "pipeline.agents.sla",
     "sender": "pipeline.sinks.whatsapp",
     "autoreply": "pipeline.agents.autoreply",
+    "campaigns": "pipeline.agents.campaigns",
 }
 
 
