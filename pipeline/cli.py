@@ -69,13 +69,26 @@ def run(
 @cli.command()
 @friendly_errors
 def demo(
-    events: Annotated[int, typer.Option(help="How many events to generate.")] = 2000,
+    customers: Annotated[int, typer.Option(help="Simulated customers.")] = 5000,
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 3.2,
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second once campaigns run.")
+    ] = 3600.0,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same customers.")] = 7,
 ) -> None:
-    """The main job of `make run`: generate traffic, process it, report from ClickHouse."""
-    from pipeline.demo import run_demo
+    """The main job of `make run`: the whole system on simulated customers, then a report."""
+    import os
 
-    settings = _settings()
-    run_demo(settings, events=events, console=console)
+    from pipeline.demo import DemoScenario, run_demo
+
+    settings = load_settings()
+    if "WAPIPE_LOG_LEVEL" not in os.environ:
+        settings = settings.model_copy(update={"log_level": "info"})
+    run_demo(
+        settings,
+        scenario=DemoScenario(customers=customers, days=days, speed=speed, seed=seed),
+        console=console,
+    )
 
 
 @cli.command()
@@ -247,6 +260,88 @@ def rules_test(
     consent = f" ({verdict.consent})" if verdict.consent else ""
     console.print(f"rule: {verdict.rule_id}{consent}")
     console.print(f"reply: {what}")
+
+
+campaign_cli = typer.Typer(help="Campaigns to segments: launch, estimate, follow.")
+cli.add_typer(campaign_cli, name="campaign")
+
+
+@campaign_cli.command("launch")
+@friendly_errors
+def campaign_launch(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The campaign's YAML file.")],
+) -> None:
+    """Publish the campaign to every partition; each worker expands the customers it owns."""
+    import uuid
+
+    from pipeline.agents.campaigns import launch_control, publish_control
+    from pipeline.campaigns.spec import load_spec
+    from pipeline.clock import SystemClock
+    from pipeline.errors import ConfigError
+
+    settings = _settings()
+    spec = load_spec(file)
+    if settings.kafka_bootstrap_servers is None:
+        raise ConfigError(
+            "launching needs a broker: set "
+            f"{env_name('kafka_bootstrap_servers')} to the broker of the running pipeline "
+            "(the embedded broker lives only inside `wapipe run`)"
+        )
+    control = launch_control(spec, event_id=uuid.uuid4().hex, ts_ms=SystemClock().now_ms())
+    partitions = publish_control(settings.kafka_bootstrap_servers, control)
+    console.print(f"launched {spec.id} on {partitions} partitions of campaigns.control.v1")
+
+
+@campaign_cli.command("estimate")
+@friendly_errors
+def campaign_estimate(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="The campaign's YAML file.")],
+    provider: Annotated[
+        str | None, typer.Option(help="Your provider (twilio, messagebird, zenvia), marked.")
+    ] = None,
+) -> None:
+    """Audience, cost and expected funnel from ClickHouse, without sending anything."""
+    from pipeline.campaigns import history
+    from pipeline.campaigns.estimate import estimate_campaign
+    from pipeline.campaigns.spec import load_spec
+    from pipeline.campaigns.views import render_estimate
+    from pipeline.clock import SystemClock
+    from pipeline.runtime.sql_client import run_sql
+
+    settings = _settings()
+    spec = load_spec(file)
+
+    def run(statement: str) -> Any:
+        return run_sql(settings, statement)
+
+    estimate = estimate_campaign(
+        spec,
+        history.audience(run),
+        SystemClock().now_ms(),
+        funnel=history.similar_funnel(run, spec),
+    )
+    render_estimate(console, spec, estimate, provider=provider)
+
+
+@campaign_cli.command("status")
+@friendly_errors
+def campaign_status(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign's id.")],
+) -> None:
+    """Commands created, outcomes by variant and the funnel so far, from ClickHouse."""
+    from pipeline.campaigns.errors import CampaignError
+    from pipeline.campaigns.history import campaign_status as read_status
+    from pipeline.campaigns.views import render_status
+    from pipeline.runtime.sql_client import run_sql
+
+    settings = _settings()
+    status = read_status(lambda statement: run_sql(settings, statement), campaign_id)
+    if not status.known:
+        raise CampaignError(
+            f"no campaign {campaign_id!r} in ClickHouse yet: check the id, or wait for the "
+            "sink to store the launch"
+        )
+    render_status(console, status)
 
 
 def main() -> None:
