@@ -69,26 +69,13 @@ def run(
 @cli.command()
 @friendly_errors
 def demo(
-    customers: Annotated[int, typer.Option(help="Simulated customers.")] = 5000,
-    days: Annotated[float, typer.Option(help="Simulated days.")] = 3.2,
-    speed: Annotated[
-        float, typer.Option(help="Simulated seconds per real second once campaigns run.")
-    ] = 3600.0,
-    seed: Annotated[int, typer.Option(help="The same seed gives the same customers.")] = 7,
+    events: Annotated[int, typer.Option(help="How many events to generate.")] = 2000,
 ) -> None:
-    """The main job of `make run`: the whole system on simulated customers, then a report."""
-    import os
+    """The main job of `make run`: generate traffic, process it, report from ClickHouse."""
+    from pipeline.demo import run_demo
 
-    from pipeline.demo import DemoScenario, run_demo
-
-    settings = load_settings()
-    if "WAPIPE_LOG_LEVEL" not in os.environ:
-        settings = settings.model_copy(update={"log_level": "info"})
-    run_demo(
-        settings,
-        scenario=DemoScenario(customers=customers, days=days, speed=speed, seed=seed),
-        console=console,
-    )
+    settings = _settings()
+    run_demo(settings, events=events, console=console)
 
 
 @cli.command()
