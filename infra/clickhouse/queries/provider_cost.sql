@@ -8,63 +8,66 @@
 -- (in send order) are free. Money in micros of the price tables' currency (USD).
 -- @param meta_free_per_month Int64 = 1000: Meta's monthly free tier, in messages
 WITH
+    -- Meta's price table as one array (it is small): (category, calling_code, price_micros).
+    (
+        SELECT groupArray((CAST(category AS String), calling_code, price_micros))
+        FROM meta_prices FINAL
+    ) AS price_table,
     messages AS
     (
-        SELECT wamid_key AS wamid, any(customer) AS customer,
-               CAST(any(category) AS String) AS category, min(ts_ms) AS sent_ms
-        FROM outbound_messages
-        WHERE outcome = 'accepted' AND wamid_key != ''
-        GROUP BY wamid_key
-    ),
-    receipts AS
-    (
+        -- One row per accepted message (send results and receipts grouped together by wamid).
         SELECT
             wamid,
+            anyIf(customer, is_send) AS customer,
+            anyIf(category, is_send) AS category,
+            minIf(ts_ms, is_send) AS sent_ms,
             countIf(status IN ('delivered', 'read')) > 0 AS is_delivered,
-            countIf(pricing_billable = false) > 0 AS marked_free
-        FROM message_status
-        WHERE wamid IN (SELECT wamid FROM messages)
+            countIf(billable = 0) > 0 AS marked_free
+        FROM
+        (
+            SELECT wamid_key AS wamid, true AS is_send, customer,
+                   CAST(category AS String) AS category, ts_ms, '' AS status,
+                   CAST(NULL AS Nullable(UInt8)) AS billable
+            FROM outbound_messages
+            WHERE outcome = 'accepted' AND wamid_key != ''
+            UNION ALL
+            SELECT wamid, false, '', '', ts_ms, CAST(status AS String),
+                   CAST(pricing_billable AS Nullable(UInt8))
+            FROM message_status
+        )
         GROUP BY wamid
-    ),
-    chargeable AS
-    (
-        SELECT m.wamid AS wamid, m.customer AS customer, m.category AS category,
-               m.sent_ms AS sent_ms
-        FROM messages AS m
-        INNER JOIN receipts AS r ON r.wamid = m.wamid
-        WHERE r.is_delivered AND NOT r.marked_free
-          AND m.category IN ('marketing', 'utility', 'authentication')
+        HAVING countIf(is_send) > 0
     ),
     priced AS
     (
-        SELECT c.wamid AS wamid, any(c.sent_ms) AS sent_ms,
-               argMax(p.price_micros, length(p.calling_code)) AS price_micros
-        FROM chargeable AS c
-        INNER JOIN
-        (
-            SELECT calling_code, CAST(category AS String) AS category, price_micros
-            FROM meta_prices FINAL
-        ) AS p ON p.category = c.category
-        WHERE startsWith(c.customer, p.calling_code)
-        GROUP BY c.wamid
+        SELECT
+            toStartOfMonth(fromUnixTimestamp64Milli(sent_ms, 'UTC')) AS month,
+            wamid,
+            sent_ms,
+            is_delivered AND NOT marked_free
+                AND category IN ('marketing', 'utility', 'authentication') AS chargeable,
+            -- The longest calling-code prefix of the customer's number that has a price.
+            arraySort(p -> -length(p.2),
+                      arrayFilter(p -> p.1 = category AND startsWith(customer, p.2),
+                                  price_table)) AS prices,
+            chargeable AND notEmpty(prices) AS priced,
+            if(priced, prices[1].3, 0) AS price_micros
+        FROM messages
     ),
-    meta AS
+    per_month AS
     (
-        SELECT month, count() AS meta_billable, countIf(n > {meta_free_per_month:Int64}) AS meta_charged,
-               sumIf(price_micros, n > {meta_free_per_month:Int64}) AS meta_micros
+        SELECT
+            month,
+            count() AS messages,
+            countIf(priced) AS meta_billable,
+            countIf(priced AND n > {meta_free_per_month:Int64}) AS meta_charged,
+            sumIf(price_micros, priced AND n > {meta_free_per_month:Int64}) AS meta_micros
         FROM
         (
-            SELECT toStartOfMonth(fromUnixTimestamp64Milli(sent_ms, 'UTC')) AS month, price_micros,
-                   row_number() OVER (PARTITION BY month ORDER BY sent_ms, wamid) AS n
+            SELECT month, priced, price_micros,
+                   row_number() OVER (PARTITION BY month, priced ORDER BY sent_ms, wamid) AS n
             FROM priced
         )
-        GROUP BY month
-    ),
-    volume AS
-    (
-        SELECT toStartOfMonth(fromUnixTimestamp64Milli(sent_ms, 'UTC')) AS month,
-               count() AS messages
-        FROM messages
         GROUP BY month
     )
 SELECT
@@ -74,12 +77,10 @@ SELECT
     p.monthly_fee_micros AS monthly_fee_micros,
     toInt64(greatest(v.messages - p.free_messages_per_month, 0)) * p.per_message_micros
         AS per_message_micros,
-    m.meta_billable AS meta_billable,
-    m.meta_charged AS meta_charged,
-    m.meta_micros AS meta_micros,
+    v.meta_billable AS meta_billable,
+    v.meta_charged AS meta_charged,
+    v.meta_micros AS meta_micros,
     monthly_fee_micros + per_message_micros + meta_micros AS total_micros
-FROM volume AS v
+FROM per_month AS v
 CROSS JOIN (SELECT * FROM provider_presets FINAL) AS p
-LEFT JOIN meta AS m ON m.month = v.month
 ORDER BY month, total_micros, provider
-SETTINGS join_use_nulls = 0
