@@ -170,10 +170,10 @@ class Settings(BaseSettings):
     delivery_rate_resolve_at: float = Field(
         0.88, ge=0, le=1, description="A firing delivery-rate alarm resolves at this rate or above."
     )
-    rate_lateness_s: float = Field(
+    judge_lateness_s: float = Field(
         300.0,
         ge=0,
-        description="Event-time lag before a rate window is judged, so late facts still count.",
+        description="Event-time lag before rate windows and SLAs are judged: late events count.",
     )
     sla_unanswered_hours: float = Field(
         2.0, gt=0, description="A customer waiting this long for a business reply raises an alarm."

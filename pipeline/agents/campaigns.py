@@ -37,7 +37,7 @@ from pipeline.campaigns.audience import AudienceRow, fold
 from pipeline.campaigns.budget import budget_share_micros
 from pipeline.campaigns.errors import CampaignError, CampaignSpecError
 from pipeline.campaigns.expansion import Expansion, expand
-from pipeline.campaigns.partitions import partition_for
+from pipeline.campaigns.partitions import PartitionIndex
 from pipeline.campaigns.spec import CampaignSpec
 from pipeline.errors import BrokerUnavailable
 from pipeline.events import CampaignControl
@@ -66,6 +66,7 @@ def register(wapp: WapipeApp) -> None:
         *(spec.name for spec in AUDIENCE_SOURCES), key_serializer="utf8", value_serializer="avro"
     )
     commands_out = wapp.topic(topics.COMMANDS)
+    partition_of = PartitionIndex(partitions)
     wapp.extras["campaign_audience"] = audience
     launched: dict[str, Expansion] = {}  # f"{campaign}@{partition}" → result, for tests/ops
     wapp.extras["campaign_expansions"] = launched
@@ -97,7 +98,7 @@ def register(wapp: WapipeApp) -> None:
             owned = [
                 AudienceRow.from_json(key, value).customer
                 for key, value in list(audience.items())
-                if value is not None and partition_for(key, partitions) == partition
+                if value is not None and partition_of.of(key) == partition
             ]
             expansion = partial(
                 expand,

@@ -72,7 +72,7 @@ def rate_policy(settings: Settings) -> RateAlarmPolicy:
             min_sample=settings.rate_min_sample,
         ),
         window_ms=int(settings.rate_window_hours * HOUR_MS),
-        lateness_ms=int(settings.rate_lateness_s * 1000),
+        lateness_ms=int(settings.judge_lateness_s * 1000),
     )
 
 

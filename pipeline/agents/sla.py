@@ -84,6 +84,9 @@ def sla_alarm(customer: str, t: SlaTransition, *, sla_ms: int) -> Alarm:
 def register(wapp: WapipeApp) -> None:
     app, settings = wapp.app, wapp.settings
     sla_ms = int(settings.sla_unanswered_hours * HOUR_MS)
+    # Judge a little behind the newest time seen, so a reply still on its way from another
+    # partition (results vs inbound) counts before a replay could disagree (docs/agents.md).
+    lateness_ms = int(settings.judge_lateness_s * 1000)
     conversations = app.Table(
         "sla-conversations",
         default=None,
@@ -115,12 +118,14 @@ def register(wapp: WapipeApp) -> None:
                     conv, t = fold(conv, value)
                     if t is not None:
                         transitions.append(t)
-                    conv, t = judge(conv, value.ts_ms, sla_ms=sla_ms)
+                    conv, t = judge(conv, value.ts_ms - lateness_ms, sla_ms=sla_ms)
                     if t is not None:
                         transitions.append(t)
                 if conv != before:
                     conversations[customer] = conv
-                    due.schedule(partition, customer, next_due_ms(conv, sla_ms=sla_ms))
+                    due.schedule(
+                        partition, customer, next_due_ms(conv, sla_ms=sla_ms + lateness_ms)
+                    )
                 raise_alarms(customer, transitions)
 
     @app.on_rebalance_complete.connect
@@ -134,7 +139,7 @@ def register(wapp: WapipeApp) -> None:
             if due.stale:
                 n = settings.kafka_partitions
                 due.rebuild(
-                    (partition_of(key, n), key, next_due_ms(value, sla_ms=sla_ms))
+                    (partition_of(key, n), key, next_due_ms(value, sla_ms=sla_ms + lateness_ms))
                     for key, value in conversations.items()
                     if value is not None
                 )
@@ -142,7 +147,7 @@ def register(wapp: WapipeApp) -> None:
                 before = conversations.get(customer)
                 if before is None:
                     continue
-                conv, t = judge(before, now_ms, sla_ms=sla_ms)
+                conv, t = judge(before, now_ms - lateness_ms, sla_ms=sla_ms)
                 if conv != before:
                     conversations[customer] = conv
                 if t is not None:
