@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.campaigns.partitions import partition_for
+from pipeline.campaigns.partitions import PartitionIndex, partition_for
 
 
 @pytest.mark.parametrize(
@@ -27,3 +27,10 @@ def test_partitions_match_the_java_clients_murmur2(key: str, java_murmur2: int) 
 def test_partitions_must_be_positive() -> None:
     with pytest.raises(ValueError, match="partitions must be ≥ 1"):
         partition_for("1", 0)
+
+
+def test_the_index_answers_like_partition_for() -> None:
+    index = PartitionIndex(12)
+    keys = [f"8210{n:08d}" for n in range(500)]
+    assert [index.of(k) for k in keys] == [partition_for(k, 12) for k in keys]
+    assert [index.of(k) for k in keys] == [partition_for(k, 12) for k in keys]  # cached

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.campaigns.errors import CampaignSpecError, SegmentSyntaxError
 from pipeline.campaigns.parameters import ParameterTemplate, render_all
@@ -116,3 +117,14 @@ def test_segmentation_strategy_follows_the_tag_family() -> None:
     assert strategy("vip") == "value"
     assert strategy("not opted-out") == "none"
     assert strategy("heat:hot and value:high") == "mixed"
+
+
+def test_the_yaml_in_docs_campaigns_md_is_a_valid_campaign() -> None:
+    doc = (EXAMPLES.parents[1] / "docs" / "campaigns.md").read_text()
+    block = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    campaign = CampaignSpec.from_mapping(yaml.safe_load(block))
+    assert campaign.id == "vip-spring-sale" and len(campaign.variants) == 2
+    message = doc.split("```\nbad segment", 1)[1].split("```", 1)[0]
+    with pytest.raises(SegmentSyntaxError) as caught:
+        parse_segment("vip and (dormant")
+    assert str(caught.value).startswith("bad segment" + message.splitlines()[0])
