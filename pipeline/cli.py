@@ -331,6 +331,126 @@ def campaign_status(
     render_status(console, status)
 
 
+#: Latest state of every alarm: firing first, then priority (high-value customers), newest.
+ALARMS_SQL = """
+SELECT alarm_id, a.1 AS kind, a.2 AS scope, a.3 AS state, a.4 AS priority, a.5 AS value,
+       a.6 AS threshold, a.7 AS sample, a.8 AS detail, latest_ms
+FROM (
+    SELECT alarm_id,
+           argMax(
+               (CAST(kind AS String), scope, CAST(state AS String), priority, value,
+                threshold, sample, detail),
+               (ts_ms, state)
+           ) AS a,
+           max(ts_ms) AS latest_ms
+    FROM alarms
+    GROUP BY alarm_id
+)
+WHERE a.3 = 'firing' OR {include_resolved}
+ORDER BY a.3 = 'firing' DESC, a.4 DESC, latest_ms DESC
+LIMIT {limit}
+"""
+
+
+@cli.command()
+@friendly_errors
+def alarms(
+    resolved: Annotated[bool, typer.Option(help="Also list resolved alarms.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 100,
+) -> None:
+    """List alarms: firing first, high-value customers' first, newest first."""
+    from pipeline.runtime.sql_client import run_sql
+
+    settings = _settings()
+    statement = ALARMS_SQL.format(include_resolved="1" if resolved else "0", limit=int(limit))
+    result = run_sql(settings, statement)
+    table = Table("state", "!", "kind", "scope", "value", "threshold", "sample", "since", "detail")
+    for row in result.to_dicts():
+        table.add_row(
+            "[red]firing[/]" if row["state"] == "firing" else "resolved",
+            "★" if row["priority"] else "",
+            str(row["kind"]),
+            str(row["scope"]),
+            f"{row['value']:g}",
+            f"{row['threshold']:g}",
+            str(row["sample"]),
+            _utc(int(row["latest_ms"])),
+            str(row["detail"] or ""),
+        )
+    console.print(table)
+
+
+def _utc(ts_ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# pause and resume join the `wapipe campaign` group defined above (launch, estimate, status).
+
+
+def _campaign_control(campaign_id: str, action: str, reason: str) -> None:
+    import time
+    import uuid
+
+    from confluent_kafka import Producer
+
+    from pipeline.events import CampaignControl
+    from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS
+    from pipeline.schemas.codec import AvroEventCodec
+    from pipeline.topics import CAMPAIGNS
+
+    settings = _settings()
+    if settings.kafka_bootstrap_servers is None:
+        raise WapipeError(
+            "no broker configured: the embedded broker lives only inside `wapipe run`; set "
+            "WAPIPE_KAFKA_BOOTSTRAP_SERVERS to the broker the sender reads"
+        )
+    control = CampaignControl(
+        event_id=str(uuid.uuid4()),
+        campaign_id=campaign_id,
+        action=action,
+        reason=reason,
+        ts_ms=time.time_ns() // 1_000_000,
+    )
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "log_level": 0,
+            **CONFLUENT_PRODUCER_DEFAULTS,
+        }
+    )
+    producer.produce(
+        CAMPAIGNS.name, key=campaign_id.encode(), value=AvroEventCodec().encode(control)
+    )
+    if producer.flush(15):
+        raise WapipeError(
+            f"the broker did not acknowledge the {action} of campaign {campaign_id} in 15 s; "
+            "check WAPIPE_KAFKA_BOOTSTRAP_SERVERS and retry"
+        )
+    console.print(f"campaign {campaign_id}: {action} sent to {CAMPAIGNS.name}")
+
+
+@campaign_cli.command("pause")
+@friendly_errors
+def campaign_pause(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign to pause.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the event).")] = "paused by hand",
+) -> None:
+    """Pause a campaign: the sender skips its commands until it is resumed."""
+    _campaign_control(campaign_id, "pause", reason)
+
+
+@campaign_cli.command("resume")
+@friendly_errors
+def campaign_resume(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign to resume.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the event).")] = "resumed by hand",
+) -> None:
+    """Resume a paused campaign (also after a reply-rate alarm paused it)."""
+    _campaign_control(campaign_id, "resume", reason)
+
+
 def main() -> None:
     cli()
 
