@@ -11,16 +11,16 @@
 ``DeferralBook`` (table ``sender-deferred``) holds the commands that wait longer than a lane
 should hold them; a timer re-produces each to the commands topic when it is due.
 
-Both write their changelog with an explicit partition (the partition of the command's
-event) through ``Table.send_changelog``, which returns the broker ack as a future: Faust's
-``table[key] = value`` discards that future, and the in-flight mark is only useful once it
-is durable. The partition is the one Faust would pick inside the agent, so recovery and
-co-partitioning are unchanged.
+Both write their changelog themselves, with an explicit partition (the partition of the
+command's event), and hand back the broker's ack to await: Faust's ``table[key] = value``
+discards it, and the in-flight mark is only useful once it is durable. The partition is the
+one Faust would pick inside the agent, so recovery and co-partitioning are unchanged.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -43,13 +43,27 @@ class _DurableTable:
         value = self.table.data.get(key)
         return value if isinstance(value, dict) else None
 
-    def put(self, key: str, value: dict[str, Any], *, partition: int) -> faust.types.FutureMessage:
+    async def put(self, key: str, value: dict[str, Any], *, partition: int) -> Awaitable[Any]:
+        """Write ``key``; the returned awaitable resolves when the broker has the change."""
         self.table.data[key] = value
-        return self.table.send_changelog(partition, key, value)
+        return await self._changelog(key, value, partition, "json")
 
-    def delete(self, key: str, *, partition: int) -> faust.types.FutureMessage:
+    async def delete(self, key: str, *, partition: int) -> Awaitable[Any]:
         self.table.data.pop(key, None)
-        return self.table.send_changelog(partition, key, None, value_serializer="raw")
+        return await self._changelog(key, None, partition, "raw")
+
+    async def _changelog(
+        self, key: str, value: Any, partition: int, value_serializer: str
+    ) -> Awaitable[Any]:
+        # Topic.send publishes at once; Table.send_changelog goes through Faust's producer
+        # buffer, which publishes one message at a time (measured: ~100 messages/s here).
+        return await self.table.changelog_topic.send(
+            key=key,
+            value=value,
+            partition=partition,
+            key_serializer="utf8",
+            value_serializer=value_serializer,
+        )
 
     def items(self) -> list[tuple[str, dict[str, Any]]]:
         return [(k, v) for k, v in self.table.data.items() if isinstance(v, dict)]

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from pipeline.events import OutboundCommand
 from pipeline.policy import BucketState, PairRate, PriorityKey, TokenBucket, command_priority
@@ -50,6 +50,10 @@ class NumberLane:
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._grants = 0
+        self._slots: asyncio.Semaphore | None = None
+        # Commands marked in flight and waiting for their token, at most a quarter second's
+        # worth: after a crash these are settled as "in flight" without being resent.
+        self._slot_count = max(2, bucket.profile.max_messages // 4)
 
     @property
     def queued(self) -> int:
@@ -67,6 +71,21 @@ class NumberLane:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="sender-lane")
         await future
+
+    def pair_allowed_at_ms(self, customer: str, now_ms: int) -> int:
+        return self._pair_rate.allowed_at_ms(self._last_sent_ms.get(customer), now_ms)
+
+    @contextlib.asynccontextmanager
+    async def departure_slot(self, command: OutboundCommand) -> AsyncIterator[None]:
+        """Bound the commands between their in-flight mark and their request. Service
+        replies (rank 0) skip the queue: a backlog of marketing never delays an answer."""
+        if command_priority(command).rank == 0:
+            yield
+            return
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._slot_count)
+        async with self._slots:
+            yield
 
     def hold(self, until_ms: int) -> None:
         """Send nothing before ``until_ms`` (the number hit Meta's throughput limit)."""

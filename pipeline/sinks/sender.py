@@ -182,7 +182,7 @@ class Sender:
                 if parked is not None and int(parked["due_ms"]) > self.clock.now_ms():
                     return  # an early copy: the deferral timer brings the command back
                 if parked is not None:
-                    self.deferrals.delete(command_id, partition=partition)
+                    await self.deferrals.delete(command_id, partition=partition)
             await self._deliver(command, partition, attempts)
         finally:
             self._active.discard(command_id)
@@ -223,15 +223,37 @@ class Sender:
             if until_ms - now_ms > self.config.inline_wait_max_ms:
                 await self._park(command, partition, due_ms=until_ms, attempts=attempts)
                 return
-            await lane.turn(command, ready_at_ms=until_ms)
-            decision = self._gate(command, self.clock.now_ms())
-            if decision.action != "send":
-                continue  # an opt-out or pause arrived while it queued: the gate decides again
-            attempts += 1
-            await self.ledger.put(
-                command.command_id, {"state": IN_FLIGHT, "attempts": attempts}, partition=partition
-            )
-            attempt = await self.client.send(command)
+            if until_ms > now_ms:
+                await asyncio.sleep((until_ms - now_ms) / 1000)  # short: wait here, then re-gate
+                continue
+            pair_at_ms = lane.pair_allowed_at_ms(command.customer, now_ms)
+            if pair_at_ms > now_ms:
+                await asyncio.sleep((pair_at_ms - now_ms) / 1000)
+                continue
+            async with lane.departure_slot(command):
+                attempts += 1
+                # Durable before the turn, so nothing awaits between the token and the
+                # request: the rate holds for departures, not for grants (docs/sender.md).
+                await (
+                    await self.ledger.put(
+                        command.command_id,
+                        {"state": IN_FLIGHT, "attempts": attempts},
+                        partition=partition,
+                    )
+                )
+                await lane.turn(command)
+                decision = self._gate(command, self.clock.now_ms())
+                if decision.action != "send":
+                    # An opt-out or pause came while it queued; nothing was sent.
+                    await self._finish(
+                        command,
+                        partition,
+                        outcome=decision.outcome,
+                        reason=decision.reason.value if decision.reason else None,
+                        attempts=attempts - 1,
+                    )
+                    return
+                attempt = await self.client.send(command)
             if attempt.accepted:
                 await self._finish(
                     command, partition, outcome="accepted", wamid=attempt.wamid, attempts=attempts
@@ -281,8 +303,8 @@ class Sender:
         if error.slow_number:
             lane.hold(retry_at)
         self.stats.retries += 1
-        # Not awaited: losing it leaves in_flight, which a restart resolves conservatively.
-        self.ledger.put(
+        # Ack not awaited: losing it leaves in_flight, which a restart resolves conservatively.
+        await self.ledger.put(
             command.command_id, {"state": WAITING, "attempts": attempts}, partition=partition
         )
         log.info(
@@ -337,8 +359,8 @@ class Sender:
         self.stats.deferred += 1
         parked = {"due_ms": due_ms, "partition": partition, "command": command_to_json(command)}
         await asyncio.gather(
-            self.deferrals.put(command.command_id, parked, partition=partition),
-            self.ledger.put(
+            await self.deferrals.put(command.command_id, parked, partition=partition),
+            await self.ledger.put(
                 command.command_id, {"state": DEFERRED, "attempts": attempts}, partition=partition
             ),
         )
@@ -352,7 +374,7 @@ class Sender:
             self._released.add(command_id)
             try:
                 await (await self.publisher.command(command, partition=partition))
-                await self.deferrals.delete(command_id, partition=partition)
+                await (await self.deferrals.delete(command_id, partition=partition))
                 released += 1
             finally:
                 self._released.discard(command_id)
@@ -395,7 +417,7 @@ class Sender:
             ts_ms=self.clock.now_ms(),
         )
         done = {"state": DONE, "outcome": outcome, "wamid": wamid}
-        marked = self.ledger.put(command.command_id, done, partition=partition)
+        marked = await self.ledger.put(command.command_id, done, partition=partition)
         produced = await self.publisher.result(result)
         await asyncio.gather(marked, produced)
         self.stats.count(outcome)
