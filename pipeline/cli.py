@@ -69,13 +69,22 @@ def run(
 @cli.command()
 @friendly_errors
 def demo(
-    events: Annotated[int, typer.Option(help="How many events to generate.")] = 2000,
+    customers: Annotated[int, typer.Option(help="Simulated customers.")] = 5000,
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 3.2,
+    speed: Annotated[
+        float, typer.Option(help="Simulated seconds per real second once campaigns run.")
+    ] = 3600.0,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same customers.")] = 7,
 ) -> None:
-    """The main job of `make run`: generate traffic, process it, report from ClickHouse."""
-    from pipeline.demo import run_demo
+    """The main job of `make run`: the whole system on simulated customers, then a report."""
+    from pipeline.demo import DemoScenario, run_demo
 
-    settings = _settings()
-    run_demo(settings, events=events, console=console)
+    settings = load_settings()  # logging goes to a file: the progress bars own the terminal
+    run_demo(
+        settings,
+        scenario=DemoScenario(customers=customers, days=days, speed=speed, seed=seed),
+        console=console,
+    )
 
 
 @cli.command()

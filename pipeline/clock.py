@@ -34,3 +34,28 @@ class ManualClock:
 
     def advance(self, *, seconds: float = 0, ms: int = 0) -> None:
         self._now_ms += ms + int(seconds * 1000)
+
+
+class SimulatedClock:
+    """Simulated time = anchor + speed × real time since the anchor (demos, soak tests).
+
+    The sandbox's own clock follows the same formula; re-anchor both at the same moment
+    (``anchor``) and they agree to within the time it takes to tell the sandbox.
+    """
+
+    def __init__(self, *, start_ms: int, speed: float = 1.0) -> None:
+        self.anchor(start_ms=start_ms, speed=speed)
+
+    def anchor(self, *, start_ms: int, speed: float) -> None:
+        if speed < 0:
+            raise ValueError(f"speed must be ≥ 0, got {speed}")
+        self._start_ms = start_ms
+        self._speed = speed
+        self._real_start = time.monotonic()
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now_ms(self) -> int:
+        return self._start_ms + int((time.monotonic() - self._real_start) * 1000 * self._speed)

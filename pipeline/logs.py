@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -67,9 +68,15 @@ def redact(
     return event_dict
 
 
-def configure_logging(*, fmt: str = "auto", level: str = "info") -> None:
-    """Configure structlog and route stdlib logging (Faust, aiokafka) through it."""
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure_logging(
+    *, fmt: str = "auto", level: str = "info", log_file: Path | None = None
+) -> None:
+    """Configure structlog and route stdlib logging (Faust, aiokafka) through it.
+
+    ``log_file`` sends every line to that file (JSON) instead of the terminal: the demo's
+    progress bars own the terminal.
+    """
+    use_json = fmt == "json" or log_file is not None or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -89,7 +96,12 @@ def configure_logging(*, fmt: str = "auto", level: str = "info") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -19,7 +19,9 @@ import structlog
 
 from pipeline.runtime.broker import EmbeddedBroker, wait_for_metadata
 from pipeline.runtime.kafka_admin import ensure_topics
+from pipeline.runtime.sandbox_process import SandboxProcess
 from pipeline.settings import Settings
+from pipeline.sinks.sender_config import META_GRAPH_URL
 from pipeline.topics import ALL_TOPICS
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ class Runtime:
     bootstrap: str
     broker: EmbeddedBroker | None
     store: Store | None
+    sandbox: SandboxProcess | None = None
 
 
 def worker_file(settings: Settings) -> Path:
@@ -58,11 +61,35 @@ def running_worker_url(settings: Settings) -> str | None:
     return str(info["web_url"])
 
 
+def needs_embedded_sandbox(settings: Settings) -> bool:
+    """No token and no base URL of our own: the embedded default sends to the sandbox."""
+    return settings.use_sandbox and settings.whatsapp_api_base_url.rstrip("/") == META_GRAPH_URL
+
+
 @contextlib.contextmanager
-def runtime(settings: Settings, *, with_store: bool = True) -> Iterator[Runtime]:
+def runtime(
+    settings: Settings,
+    *,
+    with_store: bool = True,
+    sandbox: SandboxProcess | None = None,
+    sandbox_customers: int = 1000,
+    sends: bool = True,
+) -> Iterator[Runtime]:
+    """Start what ``settings`` leaves embedded; ``sandbox`` overrides the default sandbox,
+    which only a worker that ``sends`` (the sender role) needs."""
     broker: EmbeddedBroker | None = None
     store: Store | None = None
     try:
+        if sandbox is None and sends and needs_embedded_sandbox(settings):
+            web = f"http://{settings.web_host}:{settings.web_port}"
+            sandbox = SandboxProcess(
+                callback_url=f"{web}/webhooks/whatsapp",
+                purchases_url=f"{web}/purchases",
+                customers=sandbox_customers,
+                log_dir=settings.data_dir / "logs",
+            )
+        if sandbox is not None:
+            settings = settings.model_copy(update={"whatsapp_api_base_url": sandbox.start()})
         if settings.kafka_bootstrap_servers is None:
             broker = EmbeddedBroker(port=settings.broker_port, log_dir=settings.data_dir / "logs")
             bootstrap = broker.start()
@@ -82,8 +109,12 @@ def runtime(settings: Settings, *, with_store: bool = True) -> Iterator[Runtime]
             applied = apply_migrations(store)
             if applied:
                 log.info("store.migrated", applied=applied)
-        yield Runtime(settings=settings, bootstrap=bootstrap, broker=broker, store=store)
+        yield Runtime(
+            settings=settings, bootstrap=bootstrap, broker=broker, store=store, sandbox=sandbox
+        )
     finally:
+        if sandbox is not None:
+            sandbox.stop()
         if store is not None:
             with contextlib.suppress(Exception):
                 store.close()

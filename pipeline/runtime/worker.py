@@ -9,7 +9,9 @@ import faust
 import structlog
 
 from pipeline.app import WapipeApp, build_app
+from pipeline.clock import Clock
 from pipeline.runtime.embedded import announce_worker, runtime
+from pipeline.runtime.sandbox_process import SandboxProcess
 from pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -27,15 +29,21 @@ def run_worker(
     *,
     roles: Iterable[str] | None = None,
     driver: Driver | None = None,
+    clock: Clock | None = None,
     configure: Callable[[WapipeApp], None] | None = None,
+    sandbox: SandboxProcess | None = None,
 ) -> WapipeApp:
     """Start the runtime and a worker; block until it stops; tear everything down.
 
     ``driver``, if given, runs as a task once the worker is up (the demo's traffic, a
     benchmark's load) and stops the worker when it returns.
     """
-    with runtime(settings) as rt:
-        wapp = build_app(settings, bootstrap=rt.bootstrap, store=rt.store, roles=roles)
+    roles = tuple(roles) if roles is not None else None
+    sends = roles is None or "sender" in roles
+    with runtime(settings, sandbox=sandbox, sends=sends) as rt:
+        settings = rt.settings  # with the embedded parts' addresses filled in
+        wapp = build_app(settings, bootstrap=rt.bootstrap, store=rt.store, roles=roles, clock=clock)
+        wapp.extras["runtime"] = rt
         if configure is not None:
             configure(wapp)
         app = wapp.app

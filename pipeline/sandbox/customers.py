@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+
 from pipeline.sandbox.config import PopulationSpec
 
 # Local offset, language, currency exponent (minor units) and typical order value (major units).
@@ -218,12 +220,27 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return weighted[-1][0]
 
 
-def _number(rng: random.Random, code: str) -> str:
+def _candidate(rng: random.Random, code: str) -> str:
     if code == "82":
         return "8210" + f"{rng.randrange(10**8):08d}"
     if code == "1":
         return "1" + str(rng.randint(201, 989)) + f"{rng.randrange(10**7):07d}"
+    if code == "55":  # Brazilian mobiles: area code, then 9 and eight digits
+        return "55" + str(rng.randint(11, 99)) + "9" + f"{rng.randrange(10**8):08d}"
+    if code == "91":  # Indian mobiles start with 6-9
+        return "91" + str(rng.randint(6, 9)) + f"{rng.randrange(10**9):09d}"
     return code + f"{rng.randrange(10**10):010d}"
+
+
+def _number(rng: random.Random, code: str) -> str:
+    # Real receivers validate numbers (wapipe's purchase intake uses phonenumbers): draw until
+    # the number is a valid one, deterministically from the same random stream.
+    candidate = _candidate(rng, code)
+    for _ in range(50):
+        if phonenumbers.is_valid_number(phonenumbers.parse("+" + candidate)):
+            return candidate
+        candidate = _candidate(rng, code)
+    return candidate
 
 
 def _calling_code(wa_id: str) -> str:

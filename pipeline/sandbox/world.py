@@ -43,6 +43,9 @@ from pipeline.sandbox.webhooks import (
 
 log = structlog.get_logger(__name__)
 
+#: Orders per POST when the history is published.
+HISTORY_CHUNK = 200
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboundMessage:
@@ -338,13 +341,17 @@ class SandboxWorld:
         self._emit(update, kind="user_preferences", wamid=None, at_s=when)
 
     def post_purchase(self, payload: dict[str, Any]) -> None:
-        self.record.add_purchase(payload)
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        self.post_purchases([payload], as_list=False)
+
+    def post_purchases(self, payloads: list[dict[str, Any]], *, as_list: bool = True) -> None:
+        for payload in payloads:
+            self.record.add_purchase(payload)
+        body = json.dumps(payloads if as_list else payloads[0], ensure_ascii=False).encode()
         post = PostRecord(
             post_id=self.poster.next_post_id(),
             target="purchases",
             url=self.purchases_url,
-            item_count=1,
+            item_count=len(payloads),
             body_bytes=len(body),
         )
         headers = {
@@ -356,8 +363,11 @@ class SandboxWorld:
     def publish_history(self) -> int:
         """Post every customer's past orders to the purchases URL (seeds segmentation)."""
         orders = self.population.histories()
-        for order in orders:
-            self.post_purchase(order.payload())
+        # A shop backfilling its history sends lists: one POST per chunk, not per order.
+        for start in range(0, len(orders), HISTORY_CHUNK):
+            self.post_purchases(
+                [order.payload() for order in orders[start : start + HISTORY_CHUNK]]
+            )
         return len(orders)
 
     # --- identifiers -------------------------------------------------------------------------

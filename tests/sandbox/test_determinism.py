@@ -50,7 +50,9 @@ async def test_same_seed_gives_same_traffic(start_sandbox: Any, http: httpx.Asyn
     answers_a, posts_a = await run_traffic(start_sandbox, http, seed=5)
     answers_b, posts_b = await run_traffic(start_sandbox, http, seed=5)
     answers_c, posts_c = await run_traffic(start_sandbox, http, seed=6)
-    assert len(posts_a) > 5, "the traffic should produce webhooks and purchases"
+    assert len(posts_a) >= 3 and sum(map(len, posts_a)) > 10_000, (
+        "the traffic should produce webhooks"
+    )
     assert answers_a == answers_b, "same seed: same responses (wamids, fbtrace ids, errors)"
     assert posts_a == posts_b, "same seed: the same webhook and purchase bodies"
     assert answers_a != answers_c and posts_a != posts_c, "another seed: other traffic"

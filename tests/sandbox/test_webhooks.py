@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from pipeline.sandbox import BehaviourRates
+from pipeline.sandbox.world import HISTORY_CHUNK
 from tests.sandbox.conftest import (
     NUMBER_ID,
     SECRET,
@@ -159,6 +160,11 @@ async def test_conversions_and_history_go_to_the_purchases_endpoint(
     orders = (await http.post(f"{server.base_url}/_sandbox/history/publish")).json()["orders"]
     await server.world.settle()
     assert orders > 100, "a 200-customer population has a purchase history"
-    assert len(callback.received) == 1 + orders
-    for _, raw in callback.received:
-        assert_purchase_payload(json.loads(raw))
+    # The history goes out as lists of orders (HISTORY_CHUNK per POST), as a shop backfills.
+    history = [json.loads(raw) for _, raw in callback.received[1:]]
+    assert all(isinstance(chunk, list) for chunk in history)
+    assert sum(len(chunk) for chunk in history) == orders
+    assert max(len(chunk) for chunk in history) <= HISTORY_CHUNK
+    for chunk in history:
+        for payload in chunk:
+            assert_purchase_payload(payload)

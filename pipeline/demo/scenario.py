@@ -1,0 +1,57 @@
+"""What the demo simulates: who, how long, how fast, and which campaigns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+HOUR_S = 3600
+DAY_S = 24 * HOUR_S
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoScenario:
+    customers: int = 5000
+    days: float = 3.2
+    seed: int = 7
+    # Simulated seconds per real second while customers react: one simulated hour a second
+    # shows a day of replies, opt-outs and purchases in 24 s.
+    speed: float = 3600.0
+    business_number_id: str = "106540352242922"
+
+    def __post_init__(self) -> None:
+        if self.customers < 10:
+            raise ValueError("the demo needs at least 10 customers")
+        if self.days <= max(day for day, _spec in self.campaigns()):
+            raise ValueError("run the demo for longer than the last campaign launch")
+
+    def campaigns(self) -> list[tuple[float, dict[str, Any]]]:
+        """(launch day, campaign spec mapping) in launch order.
+
+        One campaign a day, because a customer gets at most one marketing message per 24 h:
+        the same template to a frequency segment, to everyone, then to a value segment, so
+        segment efficiency compares the strategies on the same customers and offer.
+        """
+        base = {
+            "business_number_id": self.business_number_id,
+            "category": "marketing",
+            "template": {
+                "name": "spring_sale",
+                "language": "ko_KR",
+                "parameters": ["{{customer.first_name|고객}}"],
+            },
+            "send_windows": [],  # the simulated day is short; send at once
+            "ttl_hours": 48,
+        }
+        return [
+            (
+                0.0,
+                {
+                    **base,
+                    "id": "demo-frequency",
+                    "segment": "(freq:monthly or freq:quarterly) and not dormant",
+                },
+            ),
+            (1.0, {**base, "id": "demo-everyone"}),
+            (2.0, {**base, "id": "demo-high-value", "segment": "value:high and not dormant"}),
+        ]
