@@ -24,6 +24,7 @@ How it stays fast and exact (docs/agents.md, docs/benchmarks.md "Engagement"):
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -83,6 +84,16 @@ def tag_change(customer: str, timed: TimedDelta) -> TagChange:
     )
 
 
+@dataclass
+class EngagementStats:
+    """Counters for benchmarks and /metrics: what the agent has done so far."""
+
+    events: int = 0
+    batches: int = 0
+    writes: int = 0  # table writes (= changelog records)
+    changes: int = 0  # TagChange events published
+
+
 def register(wapp: WapipeApp) -> None:
     app, settings = wapp.app, wapp.settings
     register_state_codec()
@@ -100,9 +111,12 @@ def register(wapp: WapipeApp) -> None:
     tags_out = wapp.topic(topics.TAGS)
     ticks = sweep_ticks(wapp)
     due = DueIndex()
+    stats = EngagementStats()
     wapp.extras["engagement_table"] = customers
+    wapp.extras["engagement_stats"] = stats
 
     def publish(customer: str, deltas: list[TimedDelta]) -> None:
+        stats.changes += len(deltas)
         for timed in deltas:
             # Buffered, not awaited: Faust flushes the producer before it commits offsets.
             tags_out.send_soon(key=customer, value=tag_change(customer, timed))
@@ -112,11 +126,14 @@ def register(wapp: WapipeApp) -> None:
         async for batch in event_batches(
             stream, max_events=settings.engagement_batch_max, within_s=settings.engagement_batch_s
         ):
+            stats.events += len(batch)
+            stats.batches += 1
             for customer, (partition, values) in group_by_key(batch).items():
                 before = customers.get(customer) or TaggedCustomer()
                 after, deltas = fold_events(before, values, thresholds)
                 if after is not before:
                     customers[customer] = after
+                    stats.writes += 1
                     due.schedule(partition, customer, after.next_change_ms)
                     publish(customer, deltas)
 
@@ -153,6 +170,7 @@ def register(wapp: WapipeApp) -> None:
 __all__ = [
     "SOURCES",
     "TABLE",
+    "EngagementStats",
     "partition_of",
     "register",
     "tag_change",

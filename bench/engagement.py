@@ -1,0 +1,263 @@
+"""Engagement agent throughput: Faust worker vs a plain confluent-kafka loop (the ceiling).
+
+    .venv/bin/python bench/engagement.py --events 200000 [--profile]
+
+1. Start an embedded broker (or use --bootstrap), create the topics, produce ``--events``
+   mixed Avro events (purchases, inbound, receipts, send results, consent) for
+   ``--customers`` customers, keyed and partitioned like production.
+2. Ceiling: one confluent-kafka consumer reads them all, decodes, groups each batch by
+   customer and folds it with the same pure policy (``fold_events``) into a dict.
+3. Faust: one in-process worker with the ``engagement`` role reads the same topics from the
+   start; events/s counts from the agent's first batch to its last.
+
+Prints both rates and, with --profile, the top of cProfile's cumulative listing of the Faust
+run. Figures are recorded in docs/benchmarks.md under "Engagement".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from pipeline.agents.engagement import SOURCES, EngagementStats, tag_thresholds
+from pipeline.app import WapipeApp
+from pipeline.events import (
+    ConsentChange,
+    DeliveryReceipt,
+    InboundMessage,
+    Purchase,
+    SendResult,
+)
+from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
+from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS, EmbeddedBroker, free_port
+from pipeline.runtime.kafka_admin import ensure_topics
+from pipeline.schemas.codec import AvroEventCodec
+from pipeline.settings import Settings
+from pipeline.topics import ALL_TOPICS, CONSENT, INBOUND, PURCHASES, RESULTS, STATUS
+
+T0 = 1_750_000_000_000
+DAY_MS = 86_400_000
+
+
+def make_event(i: int, rng: random.Random, customers: int) -> tuple[str, str, Any]:
+    customer = f"8210{rng.randrange(customers):08d}"
+    ts = T0 + i * 5_000  # 1M events span ~58 days of event time
+    roll = rng.random()
+    if roll < 0.2:
+        return (
+            PURCHASES.name,
+            customer,
+            Purchase(
+                order_id=f"o{i}",
+                customer=customer,
+                amount_minor=rng.choice([9_000, 45_000, 150_000]),
+                currency="KRW",
+                ts_ms=ts,
+            ),
+        )
+    if roll < 0.5:
+        return (
+            INBOUND.name,
+            customer,
+            InboundMessage(
+                event_id=f"in{i}",
+                business_number_id="15550001111",
+                customer=customer,
+                text="hi",
+                ts_ms=ts,
+            ),
+        )
+    if roll < 0.9:
+        status = rng.choice(["sent", "delivered", "read"])
+        return (
+            STATUS.name,
+            customer,
+            DeliveryReceipt(
+                event_id=f"w{i}.{status}",
+                wamid=f"w{i}",
+                business_number_id="15550001111",
+                customer=customer,
+                status=status,
+                ts_ms=ts,
+            ),
+        )
+    if roll < 0.97:
+        return (
+            RESULTS.name,
+            customer,
+            SendResult(
+                command_id=f"c{i}",
+                wamid=f"w{i}",
+                customer=customer,
+                business_number_id="15550001111",
+                outcome="accepted",
+                category="marketing",
+                ts_ms=ts,
+            ),
+        )
+    return (
+        CONSENT.name,
+        customer,
+        ConsentChange(
+            event_id=f"k{i}",
+            customer=customer,
+            business_number_id=None,
+            consent=rng.choice(["opted_out", "opted_in"]),
+            source="keyword",
+            ts_ms=ts,
+        ),
+    )
+
+
+def produce_events(bootstrap: str, n: int, customers: int) -> float:
+    codec = AvroEventCodec()
+    rng = random.Random(6)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 500_000,
+            "log_level": 0,
+            **CONFLUENT_PRODUCER_DEFAULTS,
+        }
+    )
+    started = time.perf_counter()
+    for i in range(n):
+        topic, key, event = make_event(i, rng, customers)
+        while True:
+            try:
+                producer.produce(topic, key=key.encode(), value=codec.encode(event))
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    return time.perf_counter() - started
+
+
+def ceiling(bootstrap: str, n: int, partitions: int) -> float:
+    """Plain confluent-kafka: consume, decode, group by customer, fold; events/s."""
+    codec = AvroEventCodec()
+    thresholds = tag_thresholds(Settings())
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-ceiling-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    consumer.assign(
+        [TopicPartition(spec.name, p, 0) for spec in SOURCES for p in range(partitions)]
+    )
+    state: dict[str, TaggedCustomer] = {}
+    seen = 0
+    started: float | None = None
+    while seen < n:
+        batch = consumer.consume(2000, timeout=1.0)
+        if not batch:
+            continue
+        if started is None:
+            started = time.perf_counter()
+        groups: dict[str, list[Any]] = {}
+        for msg in batch:
+            groups.setdefault(msg.key().decode(), []).append(codec.decode(msg.value()))
+        for customer, values in groups.items():
+            state[customer] = fold_events(
+                state.get(customer) or TaggedCustomer(), values, thresholds
+            )[0]
+        seen += len(batch)
+    consumer.close()
+    assert started is not None
+    return seen / (time.perf_counter() - started)
+
+
+def faust_run(bootstrap: str, n: int, partitions: int, profile: bool) -> tuple[float, Any]:
+    from pipeline.runtime.worker import run_worker
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-engagement-"))
+    settings = Settings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_partitions=partitions,
+        data_dir=data_dir,
+        app_id=f"bench-engagement-{os.getpid()}",
+        web_port=free_port(),
+        log_level="warning",
+        engagement_sweep_s=3600,
+        engagement_batch_max=5000,
+    )
+    timing: dict[str, float] = {}
+
+    async def drive(wapp: WapipeApp) -> None:
+        stats: EngagementStats = wapp.extras["engagement_stats"]
+        deadline = time.monotonic() + 1800
+        while stats.events < n and time.monotonic() < deadline:
+            if stats.events and "first" not in timing:
+                timing["first"], timing["first_events"] = time.perf_counter(), stats.events
+            await asyncio.sleep(0.01)
+        timing["last"] = time.perf_counter()
+        timing["events"] = stats.events
+        timing["writes"] = stats.writes
+
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
+    run_worker(settings, roles=["engagement"], driver=drive)
+    if profiler:
+        profiler.disable()
+    counted = timing["events"] - timing["first_events"]
+    rate = counted / (timing["last"] - timing["first"])
+    print(f"faust: {timing['events']:,} events, {timing['writes']:,} table writes")
+    return rate, profiler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=50_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--bootstrap", help="an existing broker (default: embedded Tansu)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the Faust run")
+    args = parser.parse_args()
+
+    broker = None if args.bootstrap else EmbeddedBroker().__enter__()
+    bootstrap = args.bootstrap or broker.bootstrap_servers  # type: ignore[union-attr]
+    try:
+        ensure_topics(bootstrap, ALL_TOPICS, partitions=args.partitions, replication=1)
+        took = produce_events(bootstrap, args.events, args.customers)
+        print(f"produced {args.events:,} events in {took:.1f}s; load {os.getloadavg()[0]:.1f}")
+        ceiling_rate = ceiling(bootstrap, args.events, args.partitions)
+        print(
+            f"ceiling (confluent-kafka loop, same fold): {ceiling_rate:,.0f} events/s; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+        rate, profiler = faust_run(bootstrap, args.events, args.partitions, args.profile)
+        print(
+            f"engagement agent (Faust, one worker): {rate:,.0f} events/s; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()
