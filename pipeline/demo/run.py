@@ -39,6 +39,8 @@ from pipeline.runtime.worker import run_worker
 from pipeline.settings import Settings
 
 POLL_S = 0.5
+#: How much slower simulated time runs while a campaign is being sent.
+SEND_SLOWDOWN = 30
 
 
 @dataclass
@@ -165,7 +167,11 @@ class DemoDriver:
         end_s = self.start_s + self.scenario.days * DAY_S
         days = self.progress.add_task("Simulated days", total=self.scenario.days)
         for day, mapping in self.scenario.campaigns():
+            await self.set_speed(http, self.scenario.speed)
             await self.sleep_until(self.start_s + day * DAY_S, days)
+            # Sending takes real seconds; slow time meanwhile, so a campaign goes out within
+            # minutes of its launch day as a real one would, not hours later.
+            await self.set_speed(http, self.scenario.speed / SEND_SLOWDOWN)
             spec = CampaignSpec.from_mapping(mapping)
             control = launch_control(
                 spec, event_id=f"demo-launch-{spec.id}", ts_ms=self.clock.now_ms()
@@ -175,8 +181,15 @@ class DemoDriver:
             )
             self.outcome.launched.append(spec.id)
             await self.sends(spec.id, days)
+        await self.set_speed(http, self.scenario.speed)
         await self.sleep_until(end_s, days)
         self.phase("campaigns", started)
+
+    async def set_speed(self, http: httpx.AsyncClient, speed: float) -> None:
+        """Change both clocks' speed at the same simulated instant."""
+        now_ms = self.clock.now_ms()
+        await self.sandbox(http, "/_sandbox/clock", set_s=now_ms / 1000, speed=speed)
+        self.clock.anchor(start_ms=now_ms, speed=speed)
 
     async def sleep_until(self, sim_s: float, days_task: Any) -> None:
         while self.clock.now_ms() / 1000 < sim_s:
