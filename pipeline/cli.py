@@ -115,6 +115,27 @@ def sql(
 
 @cli.command()
 @friendly_errors
+def report(
+    html: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report here.")
+    ] = None,
+) -> None:
+    """Funnel, segment efficiency, LTV, provider cost and alarms, from ClickHouse."""
+    from pipeline.analytics.report import build_report, render_html, render_terminal
+    from pipeline.runtime.sql_client import reader
+
+    settings = _settings()
+    with reader(settings) as store:
+        built = build_report(store)
+    render_terminal(built, console)
+    if html is not None:
+        html.parent.mkdir(parents=True, exist_ok=True)
+        html.write_text(render_html(built), "utf-8")
+        console.print(f"HTML report: [bold]{html}[/]")
+
+
+@cli.command()
+@friendly_errors
 def topics() -> None:
     """List wapipe's topics with end offsets and the worker group's lag."""
     from pipeline.runtime.kafka_admin import topic_offsets

@@ -65,8 +65,30 @@ def test_sql_goes_through_the_running_worker_and_refuses_writes(tmp_path: Path) 
             assert "read-only" in refused.stderr
             direct = httpx.post(worker.url + "/sql", content=b"INSERT INTO purchases VALUES (1)")
             assert direct.status_code == 400
+            with_parameters = httpx.post(
+                worker.url + "/sql",
+                json={"sql": "SELECT {n:UInt8} + 1 AS two", "parameters": {"n": 1}},
+            )
+            assert with_parameters.json() == {"columns": ["two"], "rows": [[2]]}
+            # The report's named queries run through the worker too (chDB is the worker's).
+            report = subprocess.run(
+                [*WAPIPE, "report"], env=env, capture_output=True, text=True, timeout=120
+            )
+            assert report.returncode == 0, report.stderr
+            assert "Funnel per campaign" in report.stdout
         finally:
             assert worker.stop() == 0, worker.log_tail()
+    # With the worker gone, the report opens chDB itself and writes the HTML file.
+    html = tmp_path / "report.html"
+    offline = subprocess.run(
+        [*WAPIPE, "report", "--html", str(html)],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert html.read_text().lower().startswith("<!doctype html>")
 
 
 @pytest.mark.parametrize(
