@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         description="http(s)://user:password@host:port/database. Unset: embedded chDB.",
     )
     sink_batch_size: int = Field(
-        5000, ge=1, le=1_000_000, description="Rows per ClickHouse insert, at most."
+        20_000, ge=1, le=1_000_000, description="Rows per ClickHouse insert, at most."
     )
     sink_batch_seconds: float = Field(
         1.0, gt=0, le=300, description="Longest wait before a partial batch is inserted."
