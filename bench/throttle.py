@@ -19,18 +19,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.runtime.broker import EmbeddedBroker  # noqa: E402
-from pipeline.sandbox import SandboxConfig  # noqa: E402
-from pipeline.topics import RESULTS  # noqa: E402
-from tests.sender.harness import (  # noqa: E402
+from pipeline.runtime.broker import EmbeddedBroker
+from pipeline.sandbox import SandboxConfig
+from pipeline.topics import RESULTS
+from tests.sender.harness import (
     SandboxThread,
     TopicReader,
     command,
     produce_commands,
     worker_env,
 )
-from tests.sender.rate_windows import busiest_window, closest_pair_gap_s  # noqa: E402
-from tests.support.workers import WorkerProcess  # noqa: E402
+from tests.sender.rate_windows import busiest_window, closest_pair_gap_s
+from tests.support.workers import WorkerProcess
 
 
 def main() -> None:

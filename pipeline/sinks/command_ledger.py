@@ -61,7 +61,9 @@ class _DurableTable:
             key=key,
             value=value,
             partition=partition,
-            key_serializer="utf8",
+            # Recovery decodes with the table's serializers (chosen from key_type: JSON for
+            # str), not the schema's; writing with others made recovery fail on every key.
+            key_serializer=self.table.key_serializer or "json",  # type: ignore[attr-defined]
             value_serializer=value_serializer,
         )
 

@@ -417,7 +417,11 @@ class Sender:
             ts_ms=self.clock.now_ms(),
         )
         done = {"state": DONE, "outcome": outcome, "wamid": wamid}
-        marked = await self.ledger.put(command.command_id, done, partition=partition)
-        produced = await self.publisher.result(result)
+        # Both records are queued in the same loop turn so they share one produce request;
+        # a crash between them is the residual window docs/sender.md describes.
+        marked, produced = await asyncio.gather(
+            self.ledger.put(command.command_id, done, partition=partition),
+            self.publisher.result(result),
+        )
         await asyncio.gather(marked, produced)
         self.stats.count(outcome)

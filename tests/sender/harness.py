@@ -4,13 +4,16 @@ process, and plain Kafka clients to put commands in and read results and consent
 from __future__ import annotations
 
 import asyncio
+import multiprocessing as mp
 import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
+import httpx
 from confluent_kafka import Consumer, Producer
 
 from pipeline.events import OutboundCommand
@@ -24,6 +27,48 @@ T = TypeVar("T")
 NUMBER_ID = "106540352242922"
 SANDBOX_TOKEN = "wapipe-sandbox-token"
 QUIET = {"log_level": 0}
+
+
+def _serve(config: SandboxConfig, ready: Any, stop: Any) -> None:
+    async def main() -> None:
+        server = SandboxServer(config)
+        ready.put(await server.start())
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        await server.stop()
+
+    asyncio.run(main())
+
+
+class SandboxProcess:
+    """The sandbox in its own process, as beside a real pipeline: its clock stamps arrivals
+    without sharing a GIL with the test's Kafka clients, so the record's timing is the
+    sandbox's, not the test's. Records and admin go through the sandbox's HTTP endpoints."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        ctx = mp.get_context("spawn")
+        self._ready = ctx.Queue()
+        self._stop = ctx.Event()
+        self._proc = ctx.Process(target=_serve, args=(config, self._ready, self._stop))
+        self._proc.start()
+        self.base_url: str = self._ready.get(timeout=60)
+
+    def requests(self, **filters: Any) -> list[SimpleNamespace]:
+        body = httpx.get(
+            self.base_url + "/_sandbox/record", params={"limit": 10_000_000}, timeout=60
+        ).json()
+        out = [SimpleNamespace(**r) for r in body["requests"]]
+        for name, value in filters.items():
+            out = [r for r in out if getattr(r, name) == value]
+        return out
+
+    def customer(self, wa_id: str, **state: bool) -> None:
+        response = httpx.post(f"{self.base_url}/_sandbox/customers/{wa_id}", json=state)
+        response.raise_for_status()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._proc.join(20)
 
 
 class SandboxThread:

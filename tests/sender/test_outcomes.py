@@ -12,7 +12,7 @@ from pipeline.sandbox import SandboxConfig
 from pipeline.topics import CAMPAIGNS, CONSENT, RESULTS
 from tests.sender.conftest import start_worker
 from tests.sender.harness import (
-    SandboxThread,
+    SandboxProcess,
     TopicReader,
     command,
     produce_commands,
@@ -29,10 +29,10 @@ def kr(n: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> SandboxThread:
+def sandbox() -> SandboxProcess:
     # A tighter pair interval at the sandbox than the sender keeps would be a bug in the
     # sandbox, not the sender; 7 s here makes the sender's own 6.1 s gap trip 131056.
-    box = SandboxThread(SandboxConfig(throughput_per_s=5, pair_interval_s=7.0))
+    box = SandboxProcess(SandboxConfig(throughput_per_s=5, pair_interval_s=7.0))
     yield box
     box.stop()
 
@@ -46,18 +46,15 @@ def results_by_command(results: list[SendResult]) -> dict[str, list[SendResult]]
 
 def test_outcomes_retries_and_opt_outs(
     broker: EmbeddedBroker,
-    sandbox: SandboxThread,
+    sandbox: SandboxProcess,
     tmp_path: Path,
     app_id: str,
     workers: list[WorkerProcess],
 ) -> None:
     bootstrap = broker.bootstrap_servers
     unreachable, stopped, opted_out, paused_customer = kr(900), kr(901), kr(902), kr(903)
-    sandbox.run(lambda: sandbox.world.set_reachable(unreachable, False))
-    sandbox.run(lambda: sandbox.world.population.get_or_adopt(stopped))
-    sandbox.run(
-        lambda: setattr(sandbox.world.population.get_or_adopt(stopped), "marketing_stopped", True)
-    )
+    sandbox.customer(unreachable, reachable=False)
+    sandbox.customer(stopped, marketing_stopped=True)
     produce_events(
         bootstrap,
         CONSENT,
