@@ -1,6 +1,6 @@
 """The sender against a backlog: achieved rate and the busiest one-second window vs the limit.
 
-Starts an embedded broker, the sandbox (on a thread of this process) and one sender worker
+Starts an embedded broker, the sandbox (its own process) and one sender worker
 (its own process, as in production), queues ``--commands`` template commands for one business
 number, and reads the sandbox's record when every SendResult is in.
 
@@ -23,7 +23,7 @@ from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.sandbox import SandboxConfig
 from pipeline.topics import RESULTS
 from tests.sender.harness import (
-    SandboxThread,
+    SandboxProcess,
     TopicReader,
     command,
     produce_commands,
@@ -34,6 +34,7 @@ from tests.support.workers import WorkerProcess
 
 
 def main() -> None:
+    # The sandbox process is started with "spawn": keep everything under main().
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=80, help="configured messages/s per number")
     parser.add_argument("--commands", type=int, default=2000)
@@ -41,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     number = "300000000000001"
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-        sandbox = SandboxThread(
+        sandbox = SandboxProcess(
             SandboxConfig(throughput_per_s=args.rate, record_max_requests=args.commands * 2)
         )
         worker = WorkerProcess(
