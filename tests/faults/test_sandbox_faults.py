@@ -1,100 +1,23 @@
-"""The Cloud API answering 5xx, losing requests and answering too late while campaign sends
-flow: every command still ends in one SendResult and no customer gets a message twice."""
+"""The Cloud API answering 5xx and losing requests while campaign sends flow: every command
+still ends in one SendResult and no customer gets a message twice."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+from tests.faults.api_faults import SENDS, run_through_faults, stack
 from tests.faults.fault_proxy import FaultProxy
-from tests.faults.feeder import Feeder, wait_until
-from tests.faults.mixed_stream import build_stream
-from tests.faults.scale import fault_scale
-from tests.faults.stack import Counts, FaultStack, verify
+from tests.faults.stack import FaultStack
 
 pytestmark = [pytest.mark.slow]
+__all__ = ["stack"]  # the fixture
 
-SCALE = fault_scale()
-SEND_TIMEOUT_S = 1.0
-SENDS = SCALE.sends * 2
-RATE_PER_S = max(8, SENDS // 20)  # slow enough that the sends span several fault windows
 #: Each fault for a while, then healthy again. A message meets a fault twice at most (see
 #: FaultProxy), so the sender's six attempts always suffice and every command is accepted.
 REFUSING = (("5xx", 2.0), ("pass", 1.0), ("lost", 2.0), ("pass", 1.0))
-LATE = (("slow", 2.0), ("pass", 1.0))
-
-
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[FaultStack, FaultProxy]]:
-    proxy: FaultProxy | None = None
-
-    def through_proxy(sandbox_url: str) -> str:
-        nonlocal proxy
-        proxy = FaultProxy(sandbox_url, hold_s=SEND_TIMEOUT_S * 1.5)
-        return proxy.base_url
-
-    s = FaultStack(
-        tmp_path,
-        api_base_url_for=through_proxy,
-        status_webhooks=True,  # Meta's statuses are the sender's evidence after a timeout
-        env={
-            "WAPIPE_WHATSAPP_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S),
-            "WAPIPE_WHATSAPP_RATE_PER_S": str(RATE_PER_S),
-        },
-    )
-    assert proxy is not None
-    yield s, proxy
-    s.close()
-    proxy.close()
-
-
-def run_through_faults(
-    fault_stack: FaultStack,
-    proxy: FaultProxy,
-    cycle: tuple[tuple[str, float], ...],
-    name: str,
-    *,
-    sends: int,
-) -> Counts:
-    # A few events for the ingest path beside the sends: the API's faults are the subject.
-    stream = build_stream(events=60, sends=sends, events_per_post=SCALE.events_per_post)
-    fault_stack.start()
-    fault_stack.send(stream)
-    feeder = Feeder(fault_stack.url, stream.posts).start()
-    wait_until(lambda: proxy.answers["pass"] > 0, timeout_s=60, what="the first send")
-    deadline = time.monotonic() + SCALE.timeout_s
-    while len(fault_stack.sandbox.requests(accepted=True)) < 0.9 * sends:
-        assert time.monotonic() < deadline, f"sends stalled: {dict(proxy.answers)}"
-        for mode, seconds in cycle:
-            proxy.set_mode(mode)
-            time.sleep(seconds)
-    proxy.set_mode("pass")
-    feeder.wait(SCALE.timeout_s)
-    counts = verify(
-        fault_stack, stream, scenario=name, answers=dict(proxy.answers), timeout_s=SCALE.timeout_s
-    )
-    assert all(proxy.answers[mode] > 0 for mode, _s in cycle), proxy.answers
-    # Every fault here is temporary, so every command is finally accepted.
-    assert counts.outcomes == {"accepted": len(stream.commands)}, counts.outcomes
-    return counts
 
 
 def test_api_5xx_and_lost_requests_are_retried_and_send_each_message_once(
     stack: tuple[FaultStack, FaultProxy],
 ) -> None:
     run_through_faults(*stack, REFUSING, "Cloud API 5xx / lost requests", sends=SENDS)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (docs/reliability.md): after a send times out the sender looks for a "
-    "status webhook at once instead of waiting for one, so a message Meta accepted but "
-    "answered late is sent again when its 'sent' status (0.2-1.5 s later) has not arrived",
-)
-def test_api_answering_after_the_timeout_sends_each_message_once(
-    stack: tuple[FaultStack, FaultProxy],
-) -> None:
-    run_through_faults(*stack, LATE, "Cloud API late answers", sends=SENDS // 2)
