@@ -32,8 +32,9 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
+# The fault scenarios at the issue's size (50,000 events); -s shows each scenario's counts.
 faults: $(STAMP)
-	WAPIPE_FAULTS_SCALE=full $(BIN)/python -m pytest -q tests/faults
+	WAPIPE_FAULTS_SCALE=full $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/faults
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

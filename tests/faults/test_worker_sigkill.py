@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.slow]
 SCALE = fault_scale()  # read at import: the test fixtures clear WAPIPE_* variables
 
 
-SEND_RATE_PER_S = max(3, SCALE.sends // 15)  # the sends last as long as the stream
+SEND_RATE_PER_S = min(60, max(3, SCALE.sends // 15))  # the sends last as long as the stream
 
 
 @pytest.fixture
