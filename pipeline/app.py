@@ -18,6 +18,7 @@ import faust
 
 from pipeline.clock import Clock, SystemClock
 from pipeline.runtime.faust_end_offsets import EndOffsetsTransport
+from pipeline.runtime.faust_producer import install_bulk_producer_buffer
 from pipeline.schemas.codec import register_faust_codecs
 from pipeline.settings import Settings
 from pipeline.topics import ALL_TOPICS, TopicSpec
@@ -58,6 +59,7 @@ class WapipeApp:
 
 def faust_app(settings: Settings, *, bootstrap: str) -> faust.App:
     register_faust_codecs()
+    install_bulk_producer_buffer()  # see pipeline/runtime/faust_producer.py
     app = faust.App(
         settings.app_id,
         broker=[f"kafka://{server}" for server in bootstrap.split(",")],

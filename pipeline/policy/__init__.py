@@ -20,10 +20,17 @@ Modules, one concept each:
     pricing           price table, monthly free tier, provider presets
     customer_numbers  country and time zone of a WhatsApp id
     durations         SECOND_MS … DAY_MS
+
+Used as modules (their names would clash if flattened: both have a ``judge``):
+    reply_attribution which delivered message a reply answers; facts for the windows
+    reply_rate        sliding 24 h reply and delivery rates with hysteresis alarms
+    sla               unanswered conversations
+    tag_timeline      tag changes of a customer over event time (engagement agent)
 """
 
 from __future__ import annotations
 
+from pipeline.policy import reply_attribution, reply_rate, sla, tag_timeline
 from pipeline.policy.customer_numbers import (
     region_for,
     zone_name_for,
@@ -157,6 +164,9 @@ from pipeline.policy.throughput import (
     profile_named,
 )
 
+#: Modules exported as modules, not name by name (see the docstring).
+NAMESPACED_MODULES = ("reply_attribution", "reply_rate", "sla", "tag_timeline")
+
 __all__ = [
     "CATEGORY_RANK",
     "CLICK_TYPES",
@@ -188,6 +198,7 @@ __all__ = [
     "MESSAGEBIRD",
     "MICROS_PER_USD",
     "MINUTE_MS",
+    "NAMESPACED_MODULES",
     "OPTED_OUT",
     "OPTED_OUT_ERROR",
     "PROFILES",
@@ -256,8 +267,12 @@ __all__ = [
     "provider_named",
     "purchases_in_window",
     "region_for",
+    "reply_attribution",
+    "reply_rate",
     "skip",
+    "sla",
     "tag_family",
     "tag_report",
+    "tag_timeline",
     "zone_name_for",
 ]

@@ -146,14 +146,19 @@ def apply_purchase(
     ts = purchase.ts_ms
     if ts < _effective_horizon(state, ts, thresholds):
         return state  # too old to tell a replay from a new order: never double count
-    if any(p.order_id == purchase.order_id for p in state.purchases):
-        return state  # redelivered
     record = PurchaseRecord(
         ts_ms=ts,
         amount_minor=purchase.amount_minor,
         currency=purchase.currency,
         order_id=purchase.order_id,
     )
+    existing = next((p for p in state.purchases if p.order_id == purchase.order_id), None)
+    if existing is not None:
+        if _version(record) >= _version(existing):
+            return state  # redelivered, or a conflicting copy that loses the tie-break
+        # Two different bodies for one order_id (a shop resent a corrected order): keep one
+        # deterministic version, whatever order they arrive in, so replays agree.
+        state = _without(state, existing)
     purchases = tuple(sorted((*state.purchases, record), key=lambda p: (p.ts_ms, p.order_id)))
     totals = {t.currency: t for t in state.totals}
     old = totals.get(purchase.currency)
@@ -168,6 +173,30 @@ def apply_purchase(
         thresholds,
         {"totals": tuple(totals[c] for c in sorted(totals))},
         purchases=purchases,
+    )
+
+
+def _version(record: PurchaseRecord) -> tuple[int, int, str]:
+    return (record.ts_ms, record.amount_minor, record.currency)
+
+
+def _without(state: CustomerState, record: PurchaseRecord) -> CustomerState:
+    """``state`` as if ``record`` had never been applied (its window entry and its totals)."""
+    totals = []
+    for total in state.totals:
+        if total.currency == record.currency:
+            total = CurrencyTotal(
+                currency=total.currency,
+                orders=total.orders - 1,
+                amount_minor=total.amount_minor - record.amount_minor,
+            )
+            if total.orders <= 0:
+                continue
+        totals.append(total)
+    return replace(
+        state,
+        purchases=tuple(p for p in state.purchases if p is not record),
+        totals=tuple(totals),
     )
 
 

@@ -77,3 +77,18 @@ def test_forgotten_orders_are_not_recounted_when_replayed() -> None:
     state = fold(events + events, th)
     assert state.lifetime_orders == 6
     assert len(state.purchases) == 3
+
+
+def test_two_bodies_for_one_order_id_give_the_same_state_in_either_order() -> None:
+    from pipeline.events import Purchase
+    from pipeline.policy.customer_state import CustomerState, apply_purchase
+
+    first = Purchase(order_id="o1", customer="8210", amount_minor=1, currency="KRW", ts_ms=10)
+    corrected = Purchase(
+        order_id="o1", customer="8210", amount_minor=3000, currency="USD", ts_ms=10
+    )
+    one_way = apply_purchase(apply_purchase(CustomerState(), first), corrected)
+    other_way = apply_purchase(apply_purchase(CustomerState(), corrected), first)
+    assert one_way == other_way
+    assert len(one_way.purchases) == 1
+    assert sum(t.orders for t in one_way.totals) == 1
