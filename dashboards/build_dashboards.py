@@ -670,14 +670,14 @@ ROI_PARAMS = {
     "minor_units_per_major": "${minor_units_per_major}",
     "attribution_window_ms": ATTRIBUTION_WINDOW_MS,
 }
-# Only messages sent in the dashboard range (attribution still looks at every purchase).
-ROI_ANCHOR = "WHERE outcome = 'accepted' AND wamid_key != ''"
+# Only messages sent in the dashboard range; attribution still looks at every message and
+# purchase, as the funnel's from_ms/to_ms do (docs/analysts.md).
+ROI_ANCHOR = "WHERE m.campaign_id != ''"
+ROI_RANGE = f"m.sent_ms >= {FROM_MS} AND m.sent_ms < {TO_MS}"
 
 
 def roi_campaign() -> str:
-    return named_query(
-        "roi_campaign", ROI_PARAMS, anchor=ROI_ANCHOR, extra_where="$__timeFilter(ts)"
-    )
+    return named_query("roi_campaign", ROI_PARAMS, anchor=ROI_ANCHOR, extra_where=ROI_RANGE)
 
 
 def provider_cost() -> str:

@@ -27,6 +27,28 @@ def _empty(width: int, title: str) -> str:
     )
 
 
+def _plot_frame(
+    width: int, height: int, *, title: str, left: int, top_pad: int, plot_h: int, top_label: str
+) -> list[str]:
+    """The opening of a chart with a y scale: svg element, title, baseline, top value."""
+    return [
+        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - 10}" y2="{top_pad + plot_h}" '
+        'stroke="#999"/>',
+        f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" {_FONT}>'
+        f"{escape(top_label)}</text>",
+    ]
+
+
+def _legend_entry(index: int, name: str, color: str, *, left: int) -> str:
+    x = left + index * 140
+    return (
+        f'<rect x="{x}" y="6" width="10" height="10" fill="{color}"/>'
+        f'<text x="{x + 14}" y="15" {_FONT}>{escape(name)}</text>'
+    )
+
+
 def horizontal_bars(
     items: Sequence[tuple[str, float]],
     *,
@@ -78,20 +100,18 @@ def grouped_bars(
     top = max((v for values in series.values() for v in values), default=0) or 1
     group_w = plot_w / len(categories)
     bar_w = group_w * 0.8 / len(series)
-    parts = [
-        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-        f"<title>{escape(title)}</title>",
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - 10}" y2="{top_pad + plot_h}" '
-        'stroke="#999"/>',
-        f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" {_FONT}>'
-        f"{escape(value_format(top))}</text>",
-    ]
+    parts = _plot_frame(
+        width,
+        height,
+        title=title,
+        left=left,
+        top_pad=top_pad,
+        plot_h=plot_h,
+        top_label=value_format(top),
+    )
     for s, (name, values) in enumerate(series.items()):
         color = PALETTE[s % len(PALETTE)]
-        parts.append(
-            f'<rect x="{left + s * 140}" y="6" width="10" height="10" fill="{color}"/>'
-            f'<text x="{left + s * 140 + 14}" y="15" {_FONT}>{escape(name)}</text>'
-        )
+        parts.append(_legend_entry(s, name, color, left=left))
         for c, value in enumerate(values):
             bar_h = max(0.0, value) / top * plot_h
             x = left + c * group_w + group_w * 0.1 + s * bar_w
@@ -125,23 +145,23 @@ def lines(
     plot_w, plot_h = width - left - 10, height - bottom - top_pad
     top = max((v for values in series.values() for v in values if v is not None), default=0) or 1
     step = plot_w / max(1, len(x_labels) - 1)
-    parts = [
-        f'<svg role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
-        f"<title>{escape(title)}</title>",
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{width - 10}" y2="{top_pad + plot_h}" '
-        'stroke="#999"/>',
-        f'<text x="{left - 6}" y="{top_pad + 4}" text-anchor="end" {_FONT}>'
-        f"{escape(value_format(top))}</text>",
+    parts = _plot_frame(
+        width,
+        height,
+        title=title,
+        left=left,
+        top_pad=top_pad,
+        plot_h=plot_h,
+        top_label=value_format(top),
+    )
+    parts += [
         f'<text x="{left}" y="{height - 8}" {_FONT}>{escape(x_labels[0])}</text>',
         f'<text x="{width - 10}" y="{height - 8}" text-anchor="end" {_FONT}>'
         f"{escape(x_labels[-1])}</text>",
     ]
     for s, (name, values) in enumerate(series.items()):
         color = PALETTE[s % len(PALETTE)]
-        parts.append(
-            f'<rect x="{left + s * 140}" y="6" width="10" height="10" fill="{color}"/>'
-            f'<text x="{left + s * 140 + 14}" y="15" {_FONT}>{escape(name)}</text>'
-        )
+        parts.append(_legend_entry(s, name, color, left=left))
         segment: list[str] = []
         for i, value in enumerate([*values, None]):
             if value is None:

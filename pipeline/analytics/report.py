@@ -115,97 +115,152 @@ def _provider_totals(report: Report) -> dict[str, dict[str, int]]:
     return totals
 
 
+# --- tables (terminal and HTML show the same ones) ------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportTable:
+    """A table as text: the terminal prints it, the HTML puts it under its chart."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: list[list[str]]
+    #: How many leading columns hold labels (left-aligned); the rest are numbers.
+    label_columns: int = 1
+
+
+def _ms_text(ts_ms: int) -> str:
+    return f"{dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.UTC):%Y-%m-%d %H:%M}"
+
+
+def funnel_table(report: Report) -> ReportTable:
+    return ReportTable(
+        title="Funnel per campaign",
+        headers=("campaign", *FUNNEL_STAGES, "reach", "read", "reply", "conversion"),
+        rows=[
+            [
+                _campaign_label(r["key"]),
+                *(f"{r[stage]:,}" for stage in FUNNEL_STAGES),
+                percent(r["delivery_rate"]),
+                percent(r["read_rate"]),
+                percent(r["reply_rate"]),
+                percent(r["conversion_rate"]),
+            ]
+            for r in report.funnel_by_campaign
+        ],
+    )
+
+
+def segment_table(report: Report) -> ReportTable:
+    return ReportTable(
+        title="Segment efficiency",
+        headers=(
+            "strategy",
+            "campaigns",
+            "delivered",
+            "open rate",
+            "conversion",
+            "lift",
+            "cost / conversion",
+        ),
+        rows=[
+            [
+                r["strategy"],
+                str(r["campaigns"]),
+                f"{r['delivered']:,}",
+                percent(r["open_rate"]),
+                percent(r["conversion_rate"]),
+                percent(r["conversion_lift"]),
+                usd(r["cost_per_conversion_micros"]),
+            ]
+            for r in report.segment_efficiency
+        ],
+    )
+
+
+def ltv_table(report: Report) -> ReportTable:
+    return ReportTable(
+        title=f"LTV by segment ({report.currency or 'all currencies'}, minor units)",
+        headers=("segment", "customers", "buyers", "revenue", "LTV"),
+        rows=[
+            [
+                r["segment"],
+                f"{r['customers']:,}",
+                f"{r['buyers']:,}",
+                minor(r["revenue_minor"]),
+                minor(r["ltv_minor"]),
+            ]
+            for r in report.ltv_by_segment
+        ],
+    )
+
+
+def cost_table(report: Report) -> ReportTable:
+    return ReportTable(
+        title="Provider cost per month (USD)",
+        headers=("month", "provider", "messages", "fee", "per message", "Meta", "total"),
+        rows=[
+            [
+                str(r["month"]),
+                r["provider"],
+                f"{r['messages']:,}",
+                usd(r["monthly_fee_micros"]),
+                usd(r["per_message_micros"]),
+                usd(r["meta_micros"]),
+                usd(r["total_micros"]),
+            ]
+            for r in report.provider_cost
+        ],
+        label_columns=2,
+    )
+
+
+def alarms_table(report: Report) -> ReportTable:
+    headers = ("time (UTC)", "kind", "scope", "state", "value", "threshold", "sample")
+    return ReportTable(
+        title="Alarms (newest first)",
+        headers=headers,
+        rows=[
+            [
+                _ms_text(r["ts_ms"]),
+                r["kind"],
+                r["scope"],
+                r["state"],
+                f"{r['value']:.3f}",
+                f"{r['threshold']:.3f}",
+                str(r["sample"]),
+            ]
+            for r in report.alarms
+        ],
+        label_columns=len(headers),
+    )
+
+
 # --- terminal --------------------------------------------------------------------------------
 
 
 def render_terminal(report: Report, console: Console) -> None:
     """Print the report as rich tables."""
     console.rule(f"wapipe report · {report.generated_at:%Y-%m-%d %H:%M} UTC")
-    funnel = Table(title="Funnel per campaign")
-    for column in ("campaign", *FUNNEL_STAGES, "reach", "read", "reply", "conversion"):
-        funnel.add_column(column, justify="left" if column == "campaign" else "right")
-    for row in report.funnel_by_campaign:
-        funnel.add_row(
-            _campaign_label(row["key"]),
-            *(f"{row[stage]:,}" for stage in FUNNEL_STAGES),
-            percent(row["delivery_rate"]),
-            percent(row["read_rate"]),
-            percent(row["reply_rate"]),
-            percent(row["conversion_rate"]),
-        )
-    console.print(funnel)
-
-    segments = Table(title="Segment efficiency")
-    for column in (
-        "strategy",
-        "campaigns",
-        "delivered",
-        "open rate",
-        "conversion",
-        "lift",
-        "cost / conversion",
+    for table in (
+        funnel_table(report),
+        segment_table(report),
+        ltv_table(report),
+        cost_table(report),
+        alarms_table(report),
     ):
-        segments.add_column(column, justify="left" if column == "strategy" else "right")
-    for row in report.segment_efficiency:
-        segments.add_row(
-            row["strategy"],
-            str(row["campaigns"]),
-            f"{row['delivered']:,}",
-            percent(row["open_rate"]),
-            percent(row["conversion_rate"]),
-            percent(row["conversion_lift"]),
-            usd(row["cost_per_conversion_micros"]),
-        )
-    console.print(segments)
-
-    ltv = Table(title=f"LTV by segment ({report.currency or 'all currencies'}, minor units)")
-    for column in ("segment", "customers", "buyers", "revenue", "LTV"):
-        ltv.add_column(column, justify="left" if column == "segment" else "right")
-    for row in report.ltv_by_segment:
-        ltv.add_row(
-            row["segment"],
-            f"{row['customers']:,}",
-            f"{row['buyers']:,}",
-            minor(row["revenue_minor"]),
-            minor(row["ltv_minor"]),
-        )
-    console.print(ltv)
-
-    cost = Table(title="Provider cost per month (USD)")
-    for column in ("month", "provider", "messages", "fee", "per message", "Meta", "total"):
-        cost.add_column(column, justify="left" if column in ("month", "provider") else "right")
-    for row in report.provider_cost:
-        cost.add_row(
-            str(row["month"]),
-            row["provider"],
-            f"{row['messages']:,}",
-            usd(row["monthly_fee_micros"]),
-            usd(row["per_message_micros"]),
-            usd(row["meta_micros"]),
-            usd(row["total_micros"]),
-        )
-    console.print(cost)
-
-    alarms = Table(title="Alarms (newest first)")
-    for column in ("time (UTC)", "kind", "scope", "state", "value", "threshold", "sample"):
-        alarms.add_column(column)
-    for row in report.alarms:
-        alarms.add_row(
-            _ms_text(row["ts_ms"]),
-            row["kind"],
-            row["scope"],
-            row["state"],
-            f"{row['value']:.3f}",
-            f"{row['threshold']:.3f}",
-            str(row["sample"]),
-        )
-    console.print(alarms)
+        console.print(_rich_table(table))
     for note in report.notes:
         console.print(f"[dim]{note}[/dim]")
 
 
-def _ms_text(ts_ms: int) -> str:
-    return f"{dt.datetime.fromtimestamp(ts_ms / 1000, tz=dt.UTC):%Y-%m-%d %H:%M}"
+def _rich_table(table: ReportTable) -> Table:
+    rich_table = Table(title=table.title)
+    for index, header in enumerate(table.headers):
+        rich_table.add_column(header, justify="left" if index < table.label_columns else "right")
+    for row in table.rows:
+        rich_table.add_row(*row)
+    return rich_table
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -220,10 +275,10 @@ th:first-child, td:first-child { text-align: left; }
 """
 
 
-def _html_table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+def _html_table(table: ReportTable) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -271,105 +326,14 @@ def render_html(report: Report) -> str:
         title="Provider cost, all months (USD)",
         value_format=usd,
     )
-    funnel_rows = [
-        [
-            _campaign_label(r["key"]),
-            *(f"{r[s]:,}" for s in FUNNEL_STAGES),
-            percent(r["delivery_rate"]),
-            percent(r["read_rate"]),
-            percent(r["reply_rate"]),
-            percent(r["conversion_rate"]),
-        ]
-        for r in report.funnel_by_campaign
-    ]
-    segment_rows = [
-        [
-            r["strategy"],
-            str(r["campaigns"]),
-            f"{r['delivered']:,}",
-            percent(r["open_rate"]),
-            percent(r["conversion_rate"]),
-            percent(r["conversion_lift"]),
-            usd(r["cost_per_conversion_micros"]),
-        ]
-        for r in report.segment_efficiency
-    ]
-    ltv_rows = [
-        [
-            r["segment"],
-            f"{r['customers']:,}",
-            f"{r['buyers']:,}",
-            minor(r["revenue_minor"]),
-            minor(r["ltv_minor"]),
-        ]
-        for r in report.ltv_by_segment
-    ]
-    cost_rows = [
-        [
-            str(r["month"]),
-            r["provider"],
-            f"{r['messages']:,}",
-            usd(r["monthly_fee_micros"]),
-            usd(r["per_message_micros"]),
-            usd(r["meta_micros"]),
-            usd(r["total_micros"]),
-        ]
-        for r in report.provider_cost
-    ]
-    alarm_rows = [
-        [
-            _ms_text(r["ts_ms"]),
-            r["kind"],
-            r["scope"],
-            r["state"],
-            f"{r['value']:.3f}",
-            f"{r['threshold']:.3f}",
-            str(r["sample"]),
-        ]
-        for r in report.alarms
-    ]
+    ltv = ltv_table(report)
     sections = [
-        (
-            "Funnel",
-            funnel_svg
-            + _html_table(
-                ["campaign", *FUNNEL_STAGES, "reach", "read", "reply", "conversion"], funnel_rows
-            ),
-        ),
+        ("Funnel", funnel_svg + _html_table(funnel_table(report))),
         ("Daily rates", daily_svg),
-        (
-            "Segment efficiency",
-            segment_svg
-            + _html_table(
-                [
-                    "strategy",
-                    "campaigns",
-                    "delivered",
-                    "open rate",
-                    "conversion",
-                    "lift",
-                    "cost / conversion",
-                ],
-                segment_rows,
-            ),
-        ),
-        (
-            f"LTV by segment ({report.currency or 'all currencies'}, minor units)",
-            ltv_svg + _html_table(["segment", "customers", "buyers", "revenue", "LTV"], ltv_rows),
-        ),
-        (
-            "Provider cost",
-            provider_svg
-            + _html_table(
-                ["month", "provider", "messages", "fee", "per message", "Meta", "total"], cost_rows
-            ),
-        ),
-        (
-            "Alarms",
-            _html_table(
-                ["time (UTC)", "kind", "scope", "state", "value", "threshold", "sample"], alarm_rows
-            ),
-        ),
+        ("Segment efficiency", segment_svg + _html_table(segment_table(report))),
+        (ltv.title, ltv_svg + _html_table(ltv)),
+        ("Provider cost", provider_svg + _html_table(cost_table(report))),
+        ("Alarms", _html_table(alarms_table(report))),
     ]
     body = "".join(
         f"<section><h2>{escape(title)}</h2>{content}</section>" for title, content in sections
