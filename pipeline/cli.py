@@ -70,10 +70,10 @@ def run(
 @friendly_errors
 def demo(
     customers: Annotated[int, typer.Option(help="Simulated customers.")] = 5000,
-    days: Annotated[float, typer.Option(help="Simulated days.")] = 3.2,
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 3.5,
     speed: Annotated[
         float, typer.Option(help="Simulated seconds per real second once campaigns run.")
-    ] = 3600.0,
+    ] = 7200.0,
     seed: Annotated[int, typer.Option(help="The same seed gives the same customers.")] = 7,
 ) -> None:
     """The main job of `make run`: the whole system on simulated customers, then a report."""

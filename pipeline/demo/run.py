@@ -40,7 +40,7 @@ from pipeline.settings import Settings
 
 POLL_S = 0.5
 #: How much slower simulated time runs while a campaign is being sent.
-SEND_SLOWDOWN = 30
+SEND_SLOWDOWN = 60
 
 
 @dataclass

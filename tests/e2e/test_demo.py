@@ -35,7 +35,7 @@ def test_small_demo_reports_what_flowed_through_kafka(tmp_path: Path) -> None:
             "--customers",
             "150",
             "--days",
-            "2.3",
+            "2.6",
             "--speed",
             "14400",
         ],
