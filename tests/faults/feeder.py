@@ -17,10 +17,21 @@ from tests.faults.mixed_stream import Post
 class Feeder:
     """Sends ``posts`` from a background thread, ``concurrency`` at a time."""
 
-    def __init__(self, base_url: str, posts: Sequence[Post], *, concurrency: int = 6) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        posts: Sequence[Post],
+        *,
+        concurrency: int = 6,
+        rate_per_s: float | None = None,
+    ) -> None:
+        """``rate_per_s`` paces first attempts (retries are not paced), so a stream lasts
+        long enough for faults to land in its middle."""
         self.base_url = base_url
         self.posts = list(posts)
         self.concurrency = concurrency
+        self.interval_s = 1.0 / rate_per_s if rate_per_s else 0.0
+        self._next_start = 0.0
         self.accepted = 0
         self.answers: Counter[str] = Counter()  # "200", "503", "connect-error", ...
         self.paused = threading.Event()  # set: hold new requests (e.g. between phases)
@@ -58,6 +69,10 @@ class Feeder:
     async def _drain(self, http: httpx.AsyncClient, queue: asyncio.Queue[Post]) -> None:
         while not queue.empty():
             post = queue.get_nowait()
+            if self.interval_s:
+                now = time.monotonic()
+                self._next_start = max(self._next_start + self.interval_s, now)
+                await asyncio.sleep(self._next_start - now)
             delay_s = 0.2
             while True:
                 while self.paused.is_set():

@@ -18,14 +18,27 @@ class FaultScale:
     kills: int  # SIGKILLs of the worker during the stream
     events_per_post: int
     timeout_s: float  # longest wait for the pipeline to settle after the fault
+    stream_s: float  # how long the stream's first attempts are spread over
 
 
 SCALES = {
     "small": FaultScale(
-        name="small", events=300, sends=40, kills=2, events_per_post=5, timeout_s=90
+        name="small",
+        events=300,
+        sends=40,
+        kills=2,
+        events_per_post=5,
+        timeout_s=90,
+        stream_s=25,
     ),
     "full": FaultScale(
-        name="full", events=50_000, sends=2_000, kills=6, events_per_post=20, timeout_s=900
+        name="full",
+        events=50_000,
+        sends=2_000,
+        kills=6,
+        events_per_post=20,
+        timeout_s=900,
+        stream_s=300,
     ),
 }
 

@@ -39,12 +39,13 @@ def test_sigkilled_worker_loses_and_duplicates_nothing(stack: FaultStack) -> Non
     kill_at = sorted(rng.uniform(0.1, 0.9) for _ in range(SCALE.kills))
     stack.start()
     stack.send(stream)
-    feeder = Feeder(stack.url, stream.posts).start()
+    rate_per_s = len(stream.posts) / SCALE.stream_s
+    feeder = Feeder(stack.url, stream.posts, rate_per_s=rate_per_s).start()
     for share in kill_at:
         deadline = time.monotonic() + SCALE.timeout_s
         while feeder.accepted < share * len(stream.posts) and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(rng.uniform(0, 0.5))  # not always right after an answer
+        time.sleep(rng.uniform(0, 1 / rate_per_s))  # not always right after an answer
         stack.kill_and_restart()
     feeder.wait(SCALE.timeout_s)
     counts = verify(

@@ -32,7 +32,7 @@ ATTACK_S = 3.0
 VALID_RATE_PER_S = 20.0
 #: Valid traffic's p99 while an attack runs may grow, but stays under this (a shared 2-core
 #: machine: other test processes compete for the same cores).
-P99_BOUND_S = 2.0
+P99_BOUND_S = 3.0
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def stored_ids(worker: WorkerProcess, like: str) -> dict[str, int]:
 
 
 def wait_stored(worker: WorkerProcess, ids: list[str], like: str) -> dict[str, int]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     stored = stored_ids(worker, like)
     while not set(ids) <= set(stored) and time.monotonic() < deadline:
         time.sleep(0.3)
