@@ -273,8 +273,12 @@ class Sender:
     ) -> int:
         """The retry time, or -1 once the command is finished."""
         if attempt.timed_out:
-            # A timed-out request may still have reached Meta: trust a status that names it.
-            wamid = self.evidence.wamid_for(command.command_id)
+            # A timed-out request may still have reached Meta, whose "sent" status follows
+            # within a second or two: wait for it as after a crash, or a retry would message
+            # the customer twice (tests/faults/test_sandbox_late_answers.py).
+            wamid = await self.evidence.wait_for(
+                command.command_id, timeout_s=self.config.crash_evidence_wait_ms / 1000
+            )
             if wamid is not None:
                 await self._finish(
                     command, partition, outcome="accepted", wamid=wamid, attempts=attempts

@@ -15,12 +15,6 @@ __all__ = ["stack"]  # the fixture
 LATE = (("slow", 2.0), ("pass", 1.0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (docs/reliability.md): after a send times out the sender looks for a "
-    "status webhook at once instead of waiting for one, so a message Meta accepted but "
-    "answered late is sent again when its 'sent' status (0.2-1.5 s later) has not arrived",
-)
 def test_api_answering_after_the_timeout_sends_each_message_once(
     stack: tuple[FaultStack, FaultProxy],
 ) -> None:
