@@ -57,7 +57,8 @@ async def test_service_goes_before_marketing_and_pair_gap_holds() -> None:
         one("m0-again", "821", "marketing"),
     )
     assert order[1] == "reply", order
-    assert sent_at["m0-again"] - sent_at["m0"] >= 0.3
+    # The lane counts whole milliseconds; allow that rounding, nothing more.
+    assert sent_at["m0-again"] - sent_at["m0"] >= 0.3 - 0.002
 
 
 async def test_a_slow_number_does_not_hold_up_another() -> None:
