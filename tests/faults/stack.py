@@ -83,7 +83,9 @@ class FaultStack:
                 if api_base_url_for
                 else self.sandbox.base_url
             ),
-            "WAPIPE_SENDER_CRASH_EVIDENCE_WAIT_S": "1",
+            # Long enough for a late-answered send's "sent" status to come back through
+            # ingest and Kafka (test_sandbox_late_answers), short enough for fast restarts.
+            "WAPIPE_SENDER_CRASH_EVIDENCE_WAIT_S": "5",
             "WAPIPE_INGEST_ACK_TIMEOUT_S": "2",
             **(env or {}),
         }
