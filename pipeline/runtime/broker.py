@@ -22,6 +22,7 @@ from types import MappingProxyType, TracebackType
 import structlog
 
 from pipeline.errors import BrokerBinaryMissing, BrokerUnavailable, PortBusyError
+from pipeline.runtime.child_process import kill_child, spawn, stop_child
 
 log = structlog.get_logger(__name__)
 
@@ -148,24 +149,10 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        stderr: int | object = subprocess.DEVNULL
-        log_file = None
         if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
             self._log_path = self.log_dir / "tansu.log"
-            log_file = open(self._log_path, "ab")  # noqa: SIM115 - owned by the child process
-            stderr = log_file
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=stderr,  # type: ignore[arg-type]
-            stderr=stderr,  # type: ignore[arg-type]
-            preexec_fn=_die_with_parent,  # needed for PDEATHSIG
-            env=env,
-        )
-        if log_file is not None:
-            log_file.close()
+        self._proc = spawn(args, log_path=self._log_path, env=env, preexec_fn=_die_with_parent)
         try:
             self._wait_ready()
         except BaseException:
@@ -197,19 +184,13 @@ class EmbeddedBroker:
         # SIGINT, not SIGTERM: measured on Tansu 0.6.0, SIGTERM with a client still connected
         # waits 5 s for connections to drain before exiting; SIGINT exits at once (code 0).
         # Memory storage has nothing to flush. tests/broker/test_embedded_lifecycle.py.
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout_s)
+        stop_child(proc, sig=signal.SIGINT, timeout_s=timeout_s)
         log.info("broker.stopped", pid=proc.pid)
 
     def kill(self) -> None:
         """SIGKILL the broker (fault tests: the broker vanishes without a goodbye)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(5)
+        if self._proc is not None:
+            kill_child(self._proc, timeout_s=5)
 
     def __enter__(self) -> EmbeddedBroker:
         self.start()

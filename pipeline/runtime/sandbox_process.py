@@ -17,6 +17,7 @@ import structlog
 
 from pipeline.errors import RuntimeStartError
 from pipeline.runtime.broker import _die_with_parent, free_port
+from pipeline.runtime.child_process import spawn, stop_child
 
 log = structlog.get_logger(__name__)
 
@@ -67,22 +68,8 @@ class SandboxProcess:
             "--clock-speed",
             str(self.clock_speed),
         ]
-        out: int | object = subprocess.DEVNULL
-        handle = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            handle = open(self.log_dir / "sandbox.log", "ab")  # noqa: SIM115 - the child owns it
-            out = handle
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=out,  # type: ignore[arg-type]
-            stderr=out,  # type: ignore[arg-type]
-            preexec_fn=_die_with_parent,  # needed for PDEATHSIG
-            env=self.env,
-        )
-        if handle is not None:
-            handle.close()
+        log_path = self.log_dir / "sandbox.log" if self.log_dir is not None else None
+        self._proc = spawn(args, log_path=log_path, env=self.env, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -103,10 +90,5 @@ class SandboxProcess:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout_s)
+        stop_child(proc, timeout_s=timeout_s)
         log.info("sandbox.stopped", pid=proc.pid)

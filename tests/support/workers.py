@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from pipeline.runtime.broker import free_port
+from pipeline.runtime.child_process import kill_child, log_tail, spawn, stop_child
 
 
 class WorkerProcess:
@@ -63,9 +63,7 @@ class WorkerProcess:
         args = [sys.executable, "-m", "pipeline.cli", "run"]
         if self.roles:
             args += ["--roles", self.roles]
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(args, env=self.env(), stdout=log, stderr=log)
-        log.close()
+        self.proc = spawn(args, log_path=self.log_path, env=self.env())
         self.wait_ready(timeout_s=timeout_s)
         return self
 
@@ -83,25 +81,12 @@ class WorkerProcess:
         raise TimeoutError(f"worker not ready in {timeout_s}s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "<no log>"
+        return log_tail(self.log_path, lines)
 
     def kill(self) -> None:
         """SIGKILL: the worker gets no chance to commit, flush or say goodbye."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+        if self.proc is not None:
+            kill_child(self.proc)
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        return self.proc.returncode
+        return None if self.proc is None else stop_child(self.proc, timeout_s=timeout_s)
