@@ -3,10 +3,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from pipeline.runtime.broker import EmbeddedBroker
+from pipeline.runtime.store import Store, apply_migrations, open_store
+from pipeline.settings import Settings
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,19 @@ def broker() -> Iterator[EmbeddedBroker]:
 @pytest.fixture
 def app_id() -> str:
     return f"wapipe-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """A migrated, empty chDB store in this test's tmp_path."""
+    s = open_store(settings)
+    try:
+        apply_migrations(s)
+        yield s
+    finally:
+        s.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow
@@ -17,9 +16,8 @@ from pipeline.errors import StoreError
 from pipeline.events import DeliveryReceipt, InboundMessage, Purchase, PurchaseItem
 from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS, EmbeddedBroker
 from pipeline.runtime.kafka_admin import ensure_topics
-from pipeline.runtime.store import QueryResult, Store, apply_migrations, open_store
+from pipeline.runtime.store import QueryResult, Store
 from pipeline.schemas.codec import AvroEventCodec
-from pipeline.settings import Settings
 from pipeline.sinks.clickhouse import BatchSink, SinkConfig
 
 CODEC = AvroEventCodec()
@@ -49,14 +47,6 @@ class FlakyStore:
 
     def close(self) -> None:
         self.inner.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(Settings(data_dir=tmp_path / "var"))
-    apply_migrations(s)
-    yield s
-    s.close()
 
 
 @pytest.fixture
