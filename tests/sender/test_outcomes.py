@@ -150,13 +150,14 @@ def test_outcomes_retries_and_opt_outs(
         assert sandbox.requests(error_code=131056), "the pair-rate retry was not exercised"
 
         for cid, code in (("text-131047", 131047), ("undeliverable-131026", 131026)):
-            # The sandbox's 5/s limit may refuse a command with 130429 before it meets its
-            # permanent error; those retries count as attempts, the permanent one never does.
-            throttled_first = len([r for r in throttled if r.biz_opaque_callback_data == cid])
+            # Retryable refusals (the sandbox's 5/s limit, pair rate) may come first; they
+            # count as attempts. The permanent error must be the last request, never retried.
+            tried = [r for r in sandbox.requests() if r.biz_opaque_callback_data == cid]
+            assert [r.error_code for r in tried][-1:] == [code], [r.error_code for r in tried]
             assert (one[cid].outcome, one[cid].error_code, one[cid].attempts) == (
                 "rejected",
                 code,
-                1 + throttled_first,
+                len(tried),
             )
             assert (
                 len(
