@@ -4,6 +4,9 @@ Faust spends tens of microseconds on each event's path through the stream; the a
 everything after that per batch: one table read and write per key per batch, one fold, one
 judgement. ``take_events`` keeps each event (key, partition) and acks the whole batch after
 the loop body, so a crash redelivers the batch (at-least-once, and the folds are idempotent).
+
+An agent that reads its topics as raw bytes (``value_serializer="raw"``) decodes a batch at
+once with :func:`decode_by_key`: Avro straight to ``(record name, fields)``, no event object.
 """
 
 from __future__ import annotations
@@ -12,7 +15,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import faust
+import structlog
 from faust.types import EventT
+
+from pipeline.errors import SchemaError
+from pipeline.policy.customer_batch import EventRecord
+from pipeline.schemas.codec import AvroEventCodec
+
+log = structlog.get_logger(__name__)
 
 
 def event_batches(
@@ -37,4 +47,35 @@ def group_by_key(batch: Sequence[EventT]) -> dict[str, tuple[int, list[Any]]]:
     return groups
 
 
-__all__ = ["event_batches", "group_by_key"]
+def decode_by_key(
+    batch: Sequence[EventT], codec: AvroEventCodec
+) -> dict[str, tuple[int, list[EventRecord]]]:
+    """A raw-bytes batch's values decoded and grouped by key, in arrival order, with the
+    key's partition. A value no schema decodes is logged (by offset) and skipped."""
+    groups: dict[str, tuple[int, list[EventRecord]]] = {}
+    decode = codec.decode_dict
+    for event in batch:
+        key = event.key
+        if not isinstance(key, str):
+            continue  # customer topics are always keyed; an unkeyed record has no owner
+        message = event.message
+        try:
+            record = decode(event.value)
+        except SchemaError as exc:
+            log.warning(
+                "batch.undecodable",
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                error=str(exc),
+            )
+            continue
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (message.partition, [record])
+        else:
+            group[1].append(record)
+    return groups
+
+
+__all__ = ["decode_by_key", "event_batches", "group_by_key"]

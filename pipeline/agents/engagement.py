@@ -9,16 +9,18 @@
 
 How it stays fast and exact (docs/agents.md, docs/benchmarks.md "Engagement"):
 
-* ``take_events`` batches: a batch's events are grouped by customer, folded with the pure
-  policy (:mod:`pipeline.policy.tag_timeline`), judged once, and written to the table once
-  per customer per batch (one changelog record), not once per event.
+* Batches: the sources are read as raw bytes with ``take_events``; a batch is decoded at once
+  to records and grouped by customer (:func:`~pipeline.agents.batches.decode_by_key`), each
+  customer's records are folded in place and judged once (:func:`fold_batch`), and each
+  changed customer is written once per batch.
+* Output per batch: table values and TagChanges go to aiokafka one batch per partition
+  (:class:`~pipeline.agents.batch_output.BatchOutput`), at the key's source partition (the
+  customer topics, the changelog and customer.tags.v1 are co-partitioned, murmur2,
+  design.md §3a), flushed before Faust acks the batch.
 * Idempotent: the fold remembers order ids and keeps times as maxima, so a redelivered batch
   (at-least-once) changes nothing and publishes nothing.
 * Event time: tags are judged at the latest event time or sweep tick seen for the customer;
   replaying the topics gives the same tags.
-* The table partitions keys with the producer's partitioner (``use_partitioner``): the
-  customer topics are keyed and partitioned the same way (murmur2, design.md §3a), so each
-  key's changelog partition is its source partition even though a batch mixes partitions.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import structlog
 from aiokafka.partitioner import murmur2
 
 from pipeline import topics
-from pipeline.agents.batches import event_batches, group_by_key
+from pipeline.agents.batch_output import BatchOutput
+from pipeline.agents.batches import decode_by_key, event_batches
 from pipeline.agents.due_index import DueIndex
 from pipeline.agents.state_codec import register_state_codec, use_state_codec
 from pipeline.agents.sweep_ticks import SweepTick, sweep_ticks
@@ -42,10 +45,11 @@ from pipeline.policy.tag_thresholds import TagThresholds
 from pipeline.policy.tag_timeline import (
     TaggedCustomer,
     TimedDelta,
-    fold_events,
+    fold_batch,
     sweep,
     thresholds_from_settings,
 )
+from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -105,21 +109,29 @@ def register(wapp: WapipeApp) -> None:
         use_partitioner=True,
     )
     use_state_codec(customers)
+    # Raw bytes: a batch is decoded at once (decode_by_key), not one event object at a time.
     source = app.topic(
-        *(spec.name for spec in SOURCES), key_serializer="utf8", value_serializer="avro"
+        *(spec.name for spec in SOURCES), key_serializer="utf8", value_serializer="raw"
     )
-    tags_out = wapp.topic(topics.TAGS)
+    codec = AvroEventCodec()
+    output = BatchOutput(app, partitions=settings.kafka_partitions)
     ticks = sweep_ticks(wapp)
     due = DueIndex()
     stats = EngagementStats()
     wapp.extras["engagement_table"] = customers
     wapp.extras["engagement_stats"] = stats
 
-    def publish(customer: str, deltas: list[TimedDelta]) -> None:
-        stats.changes += len(deltas)
+    def store(
+        customer: str, partition: int, after: TaggedCustomer, deltas: list[TimedDelta]
+    ) -> None:
+        """Write the customer's new value and queue its TagChanges (sent by output.flush)."""
+        output.put(customers, customer, after, partition=partition)
+        due.schedule(partition, customer, after.next_change_ms)
         for timed in deltas:
-            # Buffered, not awaited: Faust flushes the producer before it commits offsets.
-            tags_out.send_soon(key=customer, value=tag_change(customer, timed))
+            change = codec.encode(tag_change(customer, timed))
+            output.add(topics.TAGS.name, customer, change, partition=partition)
+        stats.writes += 1
+        stats.changes += len(deltas)
 
     @app.agent(source, name="engagement")
     async def fold_customer_events(stream: faust.StreamT[Any]) -> None:
@@ -128,14 +140,12 @@ def register(wapp: WapipeApp) -> None:
         ):
             stats.events += len(batch)
             stats.batches += 1
-            for customer, (partition, values) in group_by_key(batch).items():
-                before = customers.get(customer) or TaggedCustomer()
-                after, deltas = fold_events(before, values, thresholds)
+            for customer, (partition, records) in decode_by_key(batch, codec).items():
+                before = customers.data.get(customer) or TaggedCustomer()
+                after, deltas = fold_batch(before, records, thresholds)
                 if after is not before:
-                    customers[customer] = after
-                    stats.writes += 1
-                    due.schedule(partition, customer, after.next_change_ms)
-                    publish(customer, deltas)
+                    store(customer, partition, after, deltas)
+            await output.flush()  # before the batch is acked: at-least-once
 
     @app.on_rebalance_complete.connect
     def reindex_after_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -152,17 +162,17 @@ def register(wapp: WapipeApp) -> None:
                     for key, value in customers.items()
                     if value is not None
                 )
+            partition = event.message.partition
             swept = 0
-            for customer in due.pop_due(event.message.partition, tick.ts_ms):
-                before = customers.get(customer)
+            for customer in due.pop_due(partition, tick.ts_ms):
+                before = customers.data.get(customer)
                 if before is None:
                     continue
                 after, deltas = sweep(before, tick.ts_ms, thresholds)
                 if after is not before:
-                    customers[customer] = after
-                    due.schedule(event.message.partition, customer, after.next_change_ms)
-                    publish(customer, deltas)
+                    store(customer, partition, after, deltas)
                     swept += 1
+            await output.flush()
             if swept:
                 log.info("engagement.swept", customers=swept, now_ms=tick.ts_ms)
 

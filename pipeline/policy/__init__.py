@@ -26,11 +26,12 @@ Used as modules (their names would clash if flattened: both have a ``judge``):
     reply_rate        sliding 24 h reply and delivery rates with hysteresis alarms
     sla               unanswered conversations
     tag_timeline      tag changes of a customer over event time (engagement agent)
+    customer_batch    one customer's batch of decoded events folded in place (engagement agent)
 """
 
 from __future__ import annotations
 
-from pipeline.policy import reply_attribution, reply_rate, sla, tag_timeline
+from pipeline.policy import customer_batch, reply_attribution, reply_rate, sla, tag_timeline
 from pipeline.policy.customer_numbers import (
     region_for,
     zone_name_for,
@@ -165,7 +166,13 @@ from pipeline.policy.throughput import (
 )
 
 #: Modules exported as modules, not name by name (see the docstring).
-NAMESPACED_MODULES = ("reply_attribution", "reply_rate", "sla", "tag_timeline")
+NAMESPACED_MODULES = (
+    "customer_batch",
+    "reply_attribution",
+    "reply_rate",
+    "sla",
+    "tag_timeline",
+)
 
 __all__ = [
     "CATEGORY_RANK",
@@ -254,6 +261,7 @@ __all__ = [
     "classify",
     "command_priority",
     "compute_tags",
+    "customer_batch",
     "decide",
     "defer",
     "diff_tags",

@@ -13,9 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from pipeline.policy.customer_batch import EventRecord, fold_records
 from pipeline.policy.customer_state import CustomerState, apply_event
 from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
-from pipeline.policy.tags import TagDelta, diff_tags, next_tag_change_ms, tag_report
+from pipeline.policy.tags import (
+    TagDelta,
+    compute_tags,
+    diff_tags,
+    next_tag_change_ms,
+    tag_report,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,8 +43,11 @@ def _judge(
     customer: TaggedCustomer, state: CustomerState, at_ms: int, th: TagThresholds
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     at = at_ms if customer.judged_ms is None else max(customer.judged_ms, at_ms)
-    tags, reasons = tag_report(state, at, th)
-    deltas = diff_tags(customer.tags, tags, reasons) if tags != customer.tags else []
+    tags = compute_tags(state, at, th)
+    deltas: list[TagDelta] = []
+    if tags != customer.tags:
+        # Wording reasons is most of a judgement's cost: only for customers whose tags moved.
+        deltas = diff_tags(customer.tags, tags, tag_report(state, at, th)[1])
     updated = TaggedCustomer(
         state=state,
         tags=tags,
@@ -60,6 +70,21 @@ def fold_events(
         ts = getattr(event, "ts_ms", None)
         if isinstance(ts, int) and (latest is None or ts > latest):
             latest = ts
+    if latest is None:
+        return customer, []
+    if state == customer.state and customer.judged_ms is not None and latest <= customer.judged_ms:
+        return customer, []  # a pure redelivery: nothing to store, nothing to say
+    return _judge(customer, state, latest, thresholds)
+
+
+def fold_batch(
+    customer: TaggedCustomer,
+    records: Iterable[EventRecord],
+    thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+) -> tuple[TaggedCustomer, list[TimedDelta]]:
+    """:func:`fold_events` for decoded records (the agent's path): the same result, with the
+    state folded in place (:mod:`pipeline.policy.customer_batch`) and frozen once."""
+    state, latest = fold_records(customer.state, records, thresholds)
     if latest is None:
         return customer, []
     if state == customer.state and customer.judged_ms is not None and latest <= customer.judged_ms:
@@ -112,4 +137,11 @@ def thresholds_from_settings(
     )
 
 
-__all__ = ["TaggedCustomer", "TimedDelta", "fold_events", "sweep", "thresholds_from_settings"]
+__all__ = [
+    "TaggedCustomer",
+    "TimedDelta",
+    "fold_batch",
+    "fold_events",
+    "sweep",
+    "thresholds_from_settings",
+]

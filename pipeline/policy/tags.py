@@ -148,8 +148,42 @@ def tag_report(
 def compute_tags(
     state: CustomerState, now_ms: int, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
 ) -> frozenset[str]:
-    """The customer's tags at ``now_ms``."""
-    return tag_report(state, now_ms, thresholds)[0]
+    """The customer's tags at ``now_ms``: :func:`tag_report`'s tags without the sentences.
+
+    The same rules as the ``_frequency``/``_value``/``_heat``/``_dormancy`` helpers (a
+    property test holds them equal); the engagement agent judges and the sweep searches for
+    the next change with this, and words reasons only for tags that changed.
+    """
+    th = thresholds
+    since = now_ms - th.frequency_window_ms
+    recent = sum(1 for p in state.purchases if p.ts_ms >= since)
+    if recent >= th.monthly_min_purchases:
+        tags = [FREQ_MONTHLY]
+    elif recent:
+        tags = [FREQ_QUARTERLY]
+    elif state.totals and state.lifetime_orders:
+        tags = [FREQ_LAPSED]
+    else:
+        tags = [FREQ_NONE]
+    main = _main_currency(state)
+    high = False
+    if main is not None:
+        bands = th.value_for(main.currency)
+        average = main.average_minor
+        high = average >= bands.high_minor
+        tags.append(VALUE_HIGH if high else VALUE_MID if average >= bands.mid_minor else VALUE_LOW)
+    last = state.last_interaction_ms
+    if last is not None:
+        age = now_ms - last
+        hot = age <= th.hot_within_ms
+        tags.append(HEAT_HOT if hot else HEAT_WARM if age <= th.warm_within_ms else HEAT_COLD)
+        if age > th.dormant_after_ms:
+            tags.append(DORMANT)
+        if high and hot:
+            tags.append(VIP)
+    if state.opted_out:
+        tags.append(OPTED_OUT)
+    return frozenset(tags)
 
 
 def tag_family(tag: str) -> str:

@@ -1,0 +1,85 @@
+"""What one batch of an agent writes: table values and output records, sent per partition.
+
+Faust sends every table write (its changelog record) and every ``send_soon`` as its own
+message: a future, a trip through the producer buffer, a key hash, an ``aiokafka`` append.
+Measured in issue 6's benchmark, that per-message path cost more than the whole fold. A
+:class:`BatchOutput` collects a batch's records and hands them to aiokafka as one
+``BatchBuilder`` per topic-partition (``send_batch``):
+
+* a table value goes to the table's store directly and its changelog record into the batch
+  (one per key per batch: callers write each key once);
+* the partition is the caller's: for co-partitioned, customer-keyed topics the key's source
+  partition *is* its partition in the changelog and the output topic (murmur2, design.md
+  §3a), so nothing is hashed again;
+* :meth:`flush` is awaited at the end of the batch, before Faust acks it. The records are
+  then in aiokafka's accumulator, and Faust flushes the producer before it commits offsets:
+  at-least-once, like ``send_soon``. Records are sent in the order they were added, so two
+  agents sharing one output (the fold and the sweep) keep per-key order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import faust
+from faust.serializers import codecs
+
+from pipeline.errors import ConfigError
+
+
+class BatchOutput:
+    def __init__(self, app: faust.App, *, partitions: int) -> None:
+        self.app = app
+        self.partitions = partitions
+        self._pending: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
+        self._checked: set[str] = set()
+        self._lock = asyncio.Lock()
+        self.records = 0  # sent so far, for benchmarks
+        self.batches = 0
+
+    def put(self, table: Any, key: str, value: Any, *, partition: int) -> None:
+        """``table[key] = value`` with its changelog record sent at the next :meth:`flush`."""
+        table.data[key] = value  # the store, without Faust's per-key changelog send
+        encoded = codecs.dumps(table.value_serializer, value)
+        self.add(table.changelog_topic.get_topic_name(), key, encoded, partition=partition)
+
+    def add(self, topic: str, key: str, value: bytes, *, partition: int) -> None:
+        self._pending[(topic, partition)].append((key.encode("utf-8"), value))
+
+    async def flush(self) -> None:
+        """Hand everything added so far to the producer, one batch per topic-partition."""
+        async with self._lock:
+            pending, self._pending = self._pending, defaultdict(list)
+            if not pending:
+                return
+            producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+            for topic in {t for t, _ in pending} - self._checked:
+                await self._check_partitions(producer, topic)
+            for (topic, partition), records in pending.items():
+                batch = producer.create_batch()
+                for key, value in records:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        await producer.send_batch(batch, topic, partition=partition)
+                        self.batches += 1
+                        batch = producer.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                await producer.send_batch(batch, topic, partition=partition)
+                self.batches += 1
+                self.records += len(records)
+
+    async def _check_partitions(self, producer: Any, topic: str) -> None:
+        # Records go to the key's source partition: only right if the topic has as many.
+        await producer.client._wait_on_metadata(topic)
+        found = producer.client.cluster.partitions_for_topic(topic) or set()
+        if len(found) != self.partitions:
+            raise ConfigError(
+                f"topic {topic} has {len(found)} partitions, its inputs "
+                f"WAPIPE_KAFKA_PARTITIONS={self.partitions}: co-partitioned topics need the "
+                "same count; recreate the topic with that many partitions"
+            )
+        self._checked.add(topic)
+
+
+__all__ = ["BatchOutput"]
