@@ -1,17 +1,22 @@
 """Engagement agent throughput: Faust worker vs a plain confluent-kafka loop (the ceiling).
 
-    .venv/bin/python bench/engagement.py --events 200000 [--profile]
+    .venv/bin/python bench/engagement.py --events 200000 [--baseline] [--profile]
 
 1. Start an embedded broker (or use --bootstrap), create the topics, produce ``--events``
    mixed Avro events (purchases, inbound, receipts, send results, consent) for
    ``--customers`` customers, keyed and partitioned like production.
 2. Ceiling: one confluent-kafka consumer reads them all, decodes, groups each batch by
-   customer and folds it with the same pure policy (``fold_events``) into a dict.
+   customer and folds it with the agent's pure policy (``decode_dict`` + ``fold_batch``)
+   into a dict; with --baseline also with the per-event path (``decode`` + ``fold_events``).
 3. Faust: one in-process worker with the ``engagement`` role reads the same topics from the
-   start; events/s counts from the agent's first batch to its last.
+   start; events/s counts from the agent's first batch to its last, and "drained" also
+   waits for the producer to flush what the agent wrote.
+4. With --baseline, the same again with the agent as it was before the batch design (Avro
+   values decoded by Faust per event, ``fold_events``, one ``table[key] =`` and one
+   ``send_soon`` per TagChange), kept in this file as :func:`register_baseline`.
 
-Prints both rates and, with --profile, the top of cProfile's cumulative listing of the Faust
-run. Figures are recorded in docs/benchmarks.md under "Engagement".
+Prints the rates and, with --profile, the top of cProfile's own-time listing of the (new)
+Faust run. Figures are recorded in docs/benchmarks.md under "Engagement".
 """
 
 from __future__ import annotations
@@ -30,9 +35,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import faust
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from pipeline.agents.engagement import SOURCES, EngagementStats, tag_thresholds
+from pipeline import topics
+from pipeline.agents.batches import event_batches, group_by_key
+from pipeline.agents.engagement import (
+    SOURCES,
+    TABLE,
+    EngagementStats,
+    register,
+    tag_change,
+    tag_thresholds,
+)
+from pipeline.agents.state_codec import use_state_codec
 from pipeline.app import WapipeApp
 from pipeline.events import (
     ConsentChange,
@@ -41,7 +57,7 @@ from pipeline.events import (
     Purchase,
     SendResult,
 )
-from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
+from pipeline.policy.tag_timeline import TaggedCustomer, fold_batch, fold_events
 from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS, EmbeddedBroker, free_port
 from pipeline.runtime.kafka_admin import ensure_topics
 from pipeline.schemas.codec import AvroEventCodec
@@ -150,7 +166,7 @@ def produce_events(bootstrap: str, n: int, customers: int) -> float:
     return time.perf_counter() - started
 
 
-def ceiling(bootstrap: str, n: int, partitions: int) -> float:
+def ceiling(bootstrap: str, n: int, partitions: int, *, per_event: bool = False) -> float:
     """Plain confluent-kafka: consume, decode, group by customer, fold; events/s."""
     codec = AvroEventCodec()
     thresholds = tag_thresholds(Settings())
@@ -166,6 +182,8 @@ def ceiling(bootstrap: str, n: int, partitions: int) -> float:
     consumer.assign(
         [TopicPartition(spec.name, p, 0) for spec in SOURCES for p in range(partitions)]
     )
+    decode = codec.decode if per_event else codec.decode_dict
+    fold = fold_events if per_event else fold_batch
     state: dict[str, TaggedCustomer] = {}
     seen = 0
     started: float | None = None
@@ -177,18 +195,63 @@ def ceiling(bootstrap: str, n: int, partitions: int) -> float:
             started = time.perf_counter()
         groups: dict[str, list[Any]] = {}
         for msg in batch:
-            groups.setdefault(msg.key().decode(), []).append(codec.decode(msg.value()))
+            groups.setdefault(msg.key().decode(), []).append(decode(msg.value()))
         for customer, values in groups.items():
-            state[customer] = fold_events(
-                state.get(customer) or TaggedCustomer(), values, thresholds
-            )[0]
+            state[customer] = fold(state.get(customer) or TaggedCustomer(), values, thresholds)[0]
         seen += len(batch)
     consumer.close()
     assert started is not None
     return seen / (time.perf_counter() - started)
 
 
-def faust_run(bootstrap: str, n: int, partitions: int, profile: bool) -> tuple[float, Any]:
+def register_baseline(wapp: WapipeApp) -> None:
+    """The engagement agent before the batch design (commit ebbad49), for --baseline.
+
+    Faust decodes each value to an event object; each customer's events are folded with
+    ``fold_events`` (a new frozen state per event); every changed customer is one
+    ``table[key] = value`` (one changelog send) and every TagChange one ``send_soon``.
+    """
+    app, settings = wapp.app, wapp.settings
+    thresholds = tag_thresholds(settings)
+    customers = app.Table(
+        TABLE, default=None, partitions=settings.kafka_partitions, use_partitioner=True
+    )
+    use_state_codec(customers)
+    source = app.topic(
+        *(spec.name for spec in SOURCES), key_serializer="utf8", value_serializer="avro"
+    )
+    tags_out = wapp.topic(topics.TAGS)
+    stats = EngagementStats()
+    wapp.extras["engagement_stats"] = stats
+
+    @app.agent(source, name="engagement")
+    async def fold_customer_events(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(
+            stream, max_events=settings.engagement_batch_max, within_s=settings.engagement_batch_s
+        ):
+            stats.events += len(batch)
+            stats.batches += 1
+            for customer, (_partition, values) in group_by_key(batch).items():
+                before = customers.get(customer) or TaggedCustomer()
+                after, deltas = fold_events(before, values, thresholds)
+                if after is not before:
+                    customers[customer] = after
+                    stats.writes += 1
+                    stats.changes += len(deltas)
+                    for timed in deltas:
+                        tags_out.send_soon(key=customer, value=tag_change(customer, timed))
+
+
+def faust_run(
+    bootstrap: str,
+    n: int,
+    partitions: int,
+    *,
+    baseline: bool,
+    profile: bool,
+    batch_max: int,
+) -> tuple[float, float, Any]:
+    """One in-process worker from the start of the topics: (events/s, drained events/s)."""
     from pipeline.runtime.worker import run_worker
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engagement-"))
@@ -196,11 +259,11 @@ def faust_run(bootstrap: str, n: int, partitions: int, profile: bool) -> tuple[f
         kafka_bootstrap_servers=bootstrap,
         kafka_partitions=partitions,
         data_dir=data_dir,
-        app_id=f"bench-engagement-{os.getpid()}",
+        app_id=f"bench-engagement-{'baseline-' if baseline else ''}{os.getpid()}",
         web_port=free_port(),
         log_level="warning",
         engagement_sweep_s=3600,
-        engagement_batch_max=5000,
+        engagement_batch_max=batch_max,
     )
     timing: dict[str, float] = {}
 
@@ -212,19 +275,30 @@ def faust_run(bootstrap: str, n: int, partitions: int, profile: bool) -> tuple[f
                 timing["first"], timing["first_events"] = time.perf_counter(), stats.events
             await asyncio.sleep(0.01)
         timing["last"] = time.perf_counter()
+        await wapp.app.producer.flush()  # what the agent wrote is with the broker
+        timing["drained"] = time.perf_counter()
         timing["events"] = stats.events
         timing["writes"] = stats.writes
+        timing["changes"] = stats.changes
+        timing["batches"] = stats.batches
 
+    # The baseline registers its own agent; the new run uses the engagement role's module.
+    configure = register_baseline if baseline else register
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
-    run_worker(settings, roles=["engagement"], driver=drive)
+    run_worker(settings, roles=[], driver=drive, configure=configure)
     if profiler:
         profiler.disable()
     counted = timing["events"] - timing["first_events"]
     rate = counted / (timing["last"] - timing["first"])
-    print(f"faust: {timing['events']:,} events, {timing['writes']:,} table writes")
-    return rate, profiler
+    drained = counted / (timing["drained"] - timing["first"])
+    print(
+        f"faust{' baseline' if baseline else ''}: {timing['events']:,.0f} events in "
+        f"{timing['batches']:,.0f} batches, {timing['writes']:,.0f} table writes, "
+        f"{timing['changes']:,.0f} tag changes"
+    )
+    return rate, drained, profiler
 
 
 def main() -> None:
@@ -232,28 +306,48 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--batch-max", type=int, default=5000, help="engagement_batch_max")
     parser.add_argument("--bootstrap", help="an existing broker (default: embedded Tansu)")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also run the per-event agent and fold"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the Faust run")
     args = parser.parse_args()
 
     broker = None if args.bootstrap else EmbeddedBroker().__enter__()
     bootstrap = args.bootstrap or broker.bootstrap_servers  # type: ignore[union-attr]
+
+    def load() -> str:
+        return f"load {os.getloadavg()[0]:.1f}"
+
     try:
         ensure_topics(bootstrap, ALL_TOPICS, partitions=args.partitions, replication=1)
         took = produce_events(bootstrap, args.events, args.customers)
-        print(f"produced {args.events:,} events in {took:.1f}s; load {os.getloadavg()[0]:.1f}")
+        print(f"produced {args.events:,} events in {took:.1f}s; {load()}")
+        if args.baseline:
+            old = ceiling(bootstrap, args.events, args.partitions, per_event=True)
+            print(
+                f"ceiling before (confluent-kafka loop, fold_events): {old:,.0f} events/s; {load()}"
+            )
         ceiling_rate = ceiling(bootstrap, args.events, args.partitions)
-        print(
-            f"ceiling (confluent-kafka loop, same fold): {ceiling_rate:,.0f} events/s; "
-            f"load {os.getloadavg()[0]:.1f}"
-        )
-        rate, profiler = faust_run(bootstrap, args.events, args.partitions, args.profile)
-        print(
-            f"engagement agent (Faust, one worker): {rate:,.0f} events/s; "
-            f"load {os.getloadavg()[0]:.1f}"
-        )
-        if profiler is not None:
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        print(f"ceiling (confluent-kafka loop, same fold): {ceiling_rate:,.0f} events/s; {load()}")
+        runs = [True, False] if args.baseline else [False]
+        for baseline in runs:
+            rate, drained, profiler = faust_run(
+                bootstrap,
+                args.events,
+                args.partitions,
+                baseline=baseline,
+                profile=args.profile and not baseline,
+                batch_max=args.batch_max,
+            )
+            label = "engagement agent before" if baseline else "engagement agent"
+            print(
+                f"{label} (Faust, one worker): {rate:,.0f} events/s; "
+                f"drained {drained:,.0f} events/s; {load()}"
+            )
+            if profiler is not None:
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     finally:
         if broker is not None:
             broker.stop()

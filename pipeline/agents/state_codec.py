@@ -43,12 +43,89 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 
 
 _SCALARS = frozenset({type(None), bool, int, float, str})
+_SORT_KEYS: dict[str, str] = {}  # tag → its JSON text: frozensets sort by it, tags repeat
+
+
+def _sort_key(text: str) -> str:
+    key = _SORT_KEYS.get(text)
+    if key is None:
+        key = json.dumps(text)
+        if len(_SORT_KEYS) < 10_000:  # tags are a handful of constants; bound it anyway
+            _SORT_KEYS[text] = key
+    return key
+
+
+def _plain_customer(value: TaggedCustomer) -> dict[str, Any]:
+    """:func:`to_plain` of the engagement table's value, written out: one per table write.
+
+    The same structure the generic path builds (tests/agents/test_policies.py compares them);
+    spelled out because the generic recursion cost more than the fold it stores.
+    """
+    s = value.state
+    purchases = [
+        {"@": "PurchaseRecord", "f": [p.ts_ms, p.amount_minor, p.currency, p.order_id]}
+        for p in s.purchases
+    ]
+    totals = [{"@": "CurrencyTotal", "f": [t.currency, t.orders, t.amount_minor]} for t in s.totals]
+    state = {
+        "@": "CustomerState",
+        "f": [
+            {"t": purchases},
+            {"t": totals},
+            s.horizon_ms,
+            s.watermark_ms,
+            s.last_inbound_ms,
+            s.last_read_ms,
+            s.last_reply_ms,
+            s.last_click_ms,
+            s.last_marketing_ms,
+            s.opted_out,
+            s.consent_ts_ms,
+            s.consent_source,
+        ],
+    }
+    tags = sorted(value.tags, key=_sort_key)
+    return {
+        "@": "TaggedCustomer",
+        "f": [state, {"s": tags}, value.judged_ms, value.next_change_ms],
+    }
+
+
+def _layout_is(cls: type, names: tuple[str, ...]) -> bool:
+    return _FIELDS[cls] == names
+
+
+# The written-out encoder holds only while the dataclasses keep these fields in this order.
+_FAST_CUSTOMER = (
+    _layout_is(TaggedCustomer, ("state", "tags", "judged_ms", "next_change_ms"))
+    and _layout_is(PurchaseRecord, ("ts_ms", "amount_minor", "currency", "order_id"))
+    and _layout_is(CurrencyTotal, ("currency", "orders", "amount_minor"))
+    and _layout_is(
+        CustomerState,
+        (
+            "purchases",
+            "totals",
+            "horizon_ms",
+            "watermark_ms",
+            "last_inbound_ms",
+            "last_read_ms",
+            "last_reply_ms",
+            "last_click_ms",
+            "last_marketing_ms",
+            "opted_out",
+            "consent_ts_ms",
+            "consent_source",
+        ),
+    )
+)
 
 
 def to_plain(value: Any) -> Any:
     cls = type(value)
     if cls in _SCALARS:  # exact types first: this runs for every field of every table write
         return value
+    if cls is TaggedCustomer and _FAST_CUSTOMER:
+        return _plain_customer(value)
     names = _FIELDS.get(cls)
     if names is not None:
         return {"@": cls.__name__, "f": [to_plain(getattr(value, n)) for n in names]}
@@ -105,7 +182,7 @@ def use_state_codec(table: Any) -> None:
     register_state_codec()
     table.key_serializer = "utf8"
     table.value_serializer = "state-json"
-    pass  # TEMP
+    table.changelog_topic = table._new_changelog_topic()
 
 
 _registered = False

@@ -52,7 +52,7 @@ def _judge(
         state=state,
         tags=tags,
         judged_ms=at,
-        next_change_ms=next_tag_change_ms(state, at, th),
+        next_change_ms=next_tag_change_ms(state, at, th, current=tags),
     )
     return updated, [TimedDelta(delta=d, ts_ms=at) for d in deltas]
 

@@ -218,7 +218,11 @@ def diff_tags(
 
 
 def next_tag_change_ms(
-    state: CustomerState, now_ms: int, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
+    state: CustomerState,
+    now_ms: int,
+    thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+    *,
+    current: frozenset[str] | None = None,
 ) -> int | None:
     """The first instant after ``now_ms`` at which time alone changes the tags; None if never.
 
@@ -234,7 +238,8 @@ def next_tag_change_ms(
     # Each purchase leaving the window is a candidate; only some change the frequency class
     # (the loop below checks), and the list is bounded by max_tracked_orders.
     candidates.update(p.ts_ms + th.frequency_window_ms + 1 for p in state.purchases)
-    current = compute_tags(state, now_ms, th)
+    if current is None:  # the caller may pass the tags at now_ms it already has
+        current = compute_tags(state, now_ms, th)
     for at in sorted(c for c in candidates if c > now_ms):
         if compute_tags(state, at, th) != current:
             return at

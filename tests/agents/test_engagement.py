@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from pipeline import topics
+from pipeline.agents.state_codec import StateJsonCodec, to_plain
 from pipeline.events import InboundMessage, Purchase
 from pipeline.policy.durations import DAY_MS
+from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
 from pipeline.runtime.broker import EmbeddedBroker
 from tests.agents.conftest import PARTITIONS
 from tests.agents.streams import produce, read_all, send_ticks, wait_for
 from tests.agents.world import T0, final_tags, keyed, shop_world
+from tests.policy.customer_events import event_strategy
 from tests.support.workers import WorkerProcess
 
 
@@ -101,3 +107,18 @@ def test_time_moves_heat_at_the_exact_boundaries_and_purchases_age_out(
     decay = [c for c in changes if c.tag == "heat:warm" and c.change == "added"]
     assert [c.ts_ms for c in decay] == [last + 7 * DAY_MS + 1], "decay stamped with tick time"
     assert "warm = within 30 days" in decay[0].reason, decay[0].reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=st.lists(event_strategy, max_size=20))
+def test_the_written_out_table_encoding_equals_the_generic_one_and_round_trips(
+    events: list[object],
+) -> None:
+    value, _ = fold_events(TaggedCustomer(), events)
+    generic = {
+        "@": "TaggedCustomer",
+        "f": [to_plain(value.state), to_plain(value.tags), value.judged_ms, value.next_change_ms],
+    }
+    assert to_plain(value) == generic
+    codec = StateJsonCodec()
+    assert codec.loads(codec.dumps(value)) == value
