@@ -9,18 +9,26 @@ partition may run ahead of another by more than the lateness.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from faust.types import Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline import topics
+from pipeline.app import build_app
 from pipeline.events import InboundMessage
 from pipeline.policy.durations import DAY_MS, HOUR_MS
+from pipeline.policy.reply_rate import Message as RateMessage
+from pipeline.policy.reply_rate import ScopeWindow
 from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.runtime.kafka_admin import ensure_topics
+from pipeline.settings import Settings
 from pipeline.topics import ALL_TOPICS
 from tests.agents.conftest import NO_TIMER, PARTITIONS
 from tests.agents.streams import produce, read_all, send_ticks, wait_caught_up
@@ -137,9 +145,10 @@ def test_two_replays_from_scratch_give_identical_tags_and_alarm_sequences(
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 6 report): after a SIGKILL mid-batch the restarted worker's "
-    "recovery of the reply-rate-scopes changelog waits for records that never arrive on Tansu",
+    strict=False,
+    reason="intermittent (issue 6, being fixed): a SIGKILL between a table write and the "
+    "facts/alarms of the same batch reaching the broker loses them (the recovered state says "
+    "they were published)",
 )
 def test_a_sigkill_midway_gives_identical_tags_and_alarm_sequences(
     first_replay: tuple[Any, Any], tmp_path: Path
@@ -147,3 +156,53 @@ def test_a_sigkill_midway_gives_identical_tags_and_alarm_sequences(
     killed = run(tmp_path, kill_midway=True)
     assert killed[0] == first_replay[0], "tags differ after a SIGKILL midway"
     assert killed[1] == first_replay[1], "alarm sequences differ after a SIGKILL midway"
+
+
+#: One stored value per changelog value serializer the agents use; a table with another
+#: serializer fails the test below until its value is added here.
+STORED_VALUES: dict[str, Any] = {
+    "state-json": ScopeWindow(
+        messages=(("wamid.1", RateMessage(sent_ms=1, delivered_ms=2)),),
+        watermark_ms=2,
+        firing=("reply_rate",),
+    ),
+    "json": {"wamid": "wamid.1", "ts_ms": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def every_table(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tables of every role, as a worker declares them (nothing is started)."""
+    wapp = build_app(
+        Settings(
+            app_id="changelog-codec",
+            data_dir=tmp_path_factory.mktemp("tables"),
+            whatsapp_api_base_url="http://127.0.0.1:9",  # never called: the sender is not run
+        ),
+        bootstrap="127.0.0.1:9",
+    )
+    return dict(wapp.app.tables)
+
+
+async def recovered(table: Any, key: str, value: Any) -> tuple[Any, Any]:
+    """``key``/``value`` written as the table writes its changelog, read as recovery reads it."""
+    changelog = table.changelog_topic
+    key_bytes, _ = changelog.prepare_key(key, table.key_serializer)
+    value_bytes, _ = changelog.prepare_value(value, table.value_serializer)
+    record = Message(changelog.get_topic_name(), 0, 0, 0.0, 0, [], key_bytes, value_bytes, None)
+    event = await changelog.decode(record, propagate=True)
+    return event.key, event.value
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.one_of(st.from_regex(r"\A[0-9]{8,15}\Z"), st.text(min_size=1, max_size=40)))
+def test_every_table_recovers_the_keys_and_values_it_writes(
+    every_table: dict[str, Any], key: str
+) -> None:
+    """A restarted worker rebuilds its tables by decoding their changelogs (issue 6: the
+    state-json tables wrote UTF-8 keys and read them back as JSON, so recovery stalled on a
+    ``campaign:…`` key and turned customer numbers into ints)."""
+    assert {"engagement-customers", "reply-rate-scopes", "sla-conversations"} <= set(every_table)
+    for name, table in every_table.items():
+        value = STORED_VALUES[table.value_serializer]
+        assert asyncio.run(recovered(table, key, value)) == (key, value), name
