@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from pipeline.clock import Clock, SystemClock
-from pipeline.runtime.faust_end_offsets import EndOffsetsTransport
+from pipeline.runtime.faust_fetch_wait import FetchWaitTransport
 from pipeline.runtime.faust_producer import install_bulk_producer_buffer
 from pipeline.schemas.codec import register_faust_codecs
 from pipeline.settings import Settings
@@ -84,8 +84,11 @@ def faust_app(settings: Settings, *, bootstrap: str) -> faust.App:
     )
     # Tansu's ListOffsets can stop short of a partition's end; table recovery trusts it and
     # lost the tail of the changelog. This transport confirms ends with a fetch (issue 2,
-    # pipeline/runtime/faust_end_offsets.py, tests/broker/test_faust_worker.py).
-    app.transport = EndOffsetsTransport(app.conf.broker_consumer, app)
+    # pipeline/runtime/faust_end_offsets.py, tests/broker/test_faust_worker.py). Its fetch
+    # wait is a setting: Tansu holds an empty fetch to the end (runtime/faust_fetch_wait.py).
+    app.transport = FetchWaitTransport(
+        app.conf.broker_consumer, app, fetch_wait_ms=settings.consumer_fetch_wait_ms
+    )
     return app
 
 

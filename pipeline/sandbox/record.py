@@ -14,7 +14,10 @@ from typing import Any
 @dataclass(slots=True, kw_only=True)
 class RequestRecord:
     seq: int
-    at_s: float
+    at_s: float  # the sandbox's (simulated) clock: what the rate and window rules see
+    # Wall-clock arrival (Unix seconds), stamped when the handler starts: latency benchmarks
+    # compare it with the sender's own wall clock, whatever the simulated clock's speed.
+    received_unix_s: float = 0.0
     phone_number_id: str
     http_status: int
     error_code: int | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 from aiohttp import web
@@ -22,10 +23,14 @@ log = structlog.get_logger(__name__)
 
 
 async def _send(request: web.Request) -> web.Response:
+    received_unix_s = time.time()  # before the body is read: the request has arrived
     world = request.app[WORLD_KEY]
     raw = await request.read()
     status, body = world.handle_send(
-        request.match_info["phone_number_id"], request.headers.get("Authorization"), raw
+        request.match_info["phone_number_id"],
+        request.headers.get("Authorization"),
+        raw,
+        received_unix_s=received_unix_s,
     )
     return web.json_response(body, status=status)
 

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import itertools
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,13 +109,23 @@ class SandboxWorld:
 
     # --- the send path -----------------------------------------------------------------------
     def handle_send(
-        self, phone_number_id: str, authorization: str | None, raw_body: bytes
+        self,
+        phone_number_id: str,
+        authorization: str | None,
+        raw_body: bytes,
+        *,
+        received_unix_s: float | None = None,
     ) -> tuple[int, dict[str, Any]]:
         now_s = self.clock.now_s()
         seq = next(self._seq)
         trace = self._fbtrace_id(seq)
         entry = RequestRecord(
-            seq=seq, at_s=now_s, phone_number_id=phone_number_id, http_status=200, fbtrace_id=trace
+            seq=seq,
+            at_s=now_s,
+            received_unix_s=time.time() if received_unix_s is None else received_unix_s,
+            phone_number_id=phone_number_id,
+            http_status=200,
+            fbtrace_id=trace,
         )
         error = check_bearer(authorization, self.config.access_token)
         number = self._number(phone_number_id) if error is None else None

@@ -1,0 +1,235 @@
+"""Keyword auto-reply latency: from the webhook POST to the sandbox receiving the reply.
+
+Starts an embedded broker, the sandbox (its own process, no webhook target) and one worker
+(its own process) with the roles ingest, autoreply and sender, opens every customer's service
+window in the sandbox, then POSTs signed inbound-text webhooks with a keyword (Korean, Chinese,
+English) at ``--rate`` per second for ``--seconds``, one message per customer, spread over
+``--numbers`` business numbers (Meta's default limit is 80 messages/s per number). Latency is
+the sandbox's wall-clock arrival stamp of the reply minus the wall-clock time the POST left.
+
+    .venv/bin/python bench/autoreply_latency.py [--rate 200] [--seconds 10] [--baseline]
+        [--fetch-wait-ms N]
+
+``--baseline`` first runs the same load with Faust's own consumer fetch wait (1500 ms), then
+the configured one, each on a fresh stack: before and after in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.runtime.broker import EmbeddedBroker
+from pipeline.runtime.faust_fetch_wait import FAUST_FETCH_WAIT_MS
+from pipeline.settings import Settings
+from tests.autoreply.stack import (
+    autoreply_worker,
+    inbound_text_webhook,
+    reply_id,
+    signed_body,
+    start_sandbox,
+    wait_for_requests,
+)
+from tests.sender.harness import SandboxProcess
+from tests.support.workers import WorkerProcess
+
+#: Messages as customers type them; each fires a rule of infra/autoreply/rules.yaml.
+TEXTS = ("이번주할인 있나요?", "有折扣吗", "any discount today?", "쿠폰 받을 수 있어요?")
+WARMUP_MESSAGES = 20
+DRAIN_S = 60.0  # how long after the last POST replies may still arrive
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inbound:
+    wamid: str
+    customer: str
+    number_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Figures:
+    label: str
+    posted: int
+    replied: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    post_p99_ms: float
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def messages(count: int, *, numbers: int, run: str, first_customer: int) -> list[Inbound]:
+    """One message per customer (Korean mobile numbers from ``first_customer`` on)."""
+    return [
+        Inbound(
+            wamid=f"wamid.bench.{run}.{i}",
+            customer=f"8210{first_customer + i:08d}",
+            number_id=f"30000000000{i % numbers:04d}",
+            text=TEXTS[i % len(TEXTS)],
+        )
+        for i in range(count)
+    ]
+
+
+async def open_windows(sandbox_url: str, batch: list[Inbound]) -> None:
+    """Each customer wrote first (so free-form replies are allowed), as before a real reply."""
+    async with aiohttp.ClientSession() as session:
+        for start in range(0, len(batch), 50):
+            await asyncio.gather(
+                *(
+                    session.post(
+                        f"{sandbox_url}/_sandbox/inbound",
+                        json={"from": m.customer, "phone_number_id": m.number_id, "text": "hi"},
+                    )
+                    for m in batch[start : start + 50]
+                )
+            )
+
+
+async def post_at_rate(url: str, batch: list[Inbound], *, rate_per_s: float) -> dict[str, float]:
+    """POST each message on an open-loop schedule; return wamid → wall time it left."""
+    left: dict[str, float] = {}
+    post_ms: list[float] = []
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(m: Inbound) -> None:
+            body, headers = signed_body(
+                inbound_text_webhook(
+                    number_id=m.number_id,
+                    customer=m.customer,
+                    wamid=m.wamid,
+                    text=m.text,
+                    ts_s=int(time.time()),
+                )
+            )
+            left[m.wamid] = time.time()
+            async with session.post(url, data=body, headers=headers) as response:
+                if response.status != 200:
+                    raise RuntimeError(
+                        f"webhook answered {response.status}: {await response.text()}"
+                    )
+            post_ms.append((time.time() - left[m.wamid]) * 1000)
+
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        tasks = []
+        for i, m in enumerate(batch):
+            delay = start + i / rate_per_s - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(m)))
+        await asyncio.gather(*tasks)
+    post_ms.sort()
+    left["__post_p99_ms"] = percentile(post_ms, 0.99)
+    return left
+
+
+def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figures:
+    run = uuid.uuid4().hex[:6]
+    total = int(args.rate * args.seconds)
+    warmup = messages(WARMUP_MESSAGES, numbers=args.numbers, run=f"{run}w", first_customer=0)
+    batch = messages(total, numbers=args.numbers, run=run, first_customer=WARMUP_MESSAGES)
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
+        sandbox: SandboxProcess = start_sandbox()
+        worker: WorkerProcess | None = None
+        try:
+            asyncio.run(open_windows(sandbox.base_url, warmup + batch))
+            worker = autoreply_worker(
+                broker,
+                sandbox.base_url,
+                Path(tmp),
+                app_id=f"bench-autoreply-{run}",
+                WAPIPE_CONSUMER_FETCH_WAIT_MS=str(fetch_wait_ms),
+                WAPIPE_LOG_LEVEL="warning",
+            ).start(timeout_s=120)
+            url = worker.url + "/webhooks/whatsapp"
+            # Warm-up: partitions assigned, tables recovered, connections open.
+            asyncio.run(post_at_rate(url, warmup, rate_per_s=10))
+            wait_for_requests(sandbox, {reply_id(m.wamid) for m in warmup}, timeout_s=120)
+            left = asyncio.run(post_at_rate(url, batch, rate_per_s=args.rate))
+            arrived = wait_for_requests(
+                sandbox, {reply_id(m.wamid) for m in batch}, timeout_s=DRAIN_S
+            )
+        finally:
+            if worker is not None:
+                worker.stop()
+            sandbox.stop()
+    latencies = sorted(
+        (arrived[reply_id(m.wamid)].received_unix_s - left[m.wamid]) * 1000
+        for m in batch
+        if reply_id(m.wamid) in arrived
+    )
+    return Figures(
+        label=label,
+        posted=total,
+        replied=len(latencies),
+        p50_ms=percentile(latencies, 0.50),
+        p99_ms=percentile(latencies, 0.99),
+        max_ms=latencies[-1] if latencies else float("nan"),
+        post_p99_ms=left["__post_p99_ms"],
+    )
+
+
+def report(f: Figures, *, fetch_wait_ms: int) -> None:
+    print(
+        f"{f.label} (consumer fetch wait {fetch_wait_ms} ms): replies {f.replied}/{f.posted}, "
+        f"p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms, max {f.max_ms:.1f} ms "
+        f"(webhook POST answered p99 {f.post_p99_ms:.1f} ms)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    # The sandbox process is started with "spawn": keep everything under main().
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="inbound messages per second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the load")
+    parser.add_argument("--numbers", type=int, default=5, help="business numbers sharing it")
+    parser.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=Settings().consumer_fetch_wait_ms,
+        help="WAPIPE_CONSUMER_FETCH_WAIT_MS of the measured worker (default: the setting's)",
+    )
+    parser.add_argument(
+        "--baseline", action="store_true", help=f"first measure Faust's {FAUST_FETCH_WAIT_MS} ms"
+    )
+    args = parser.parse_args()
+    print(
+        f"{args.rate:g} inbound/s for {args.seconds:g} s over {args.numbers} numbers; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    if args.baseline:
+        report(
+            measure("baseline", fetch_wait_ms=FAUST_FETCH_WAIT_MS, args=args),
+            fetch_wait_ms=FAUST_FETCH_WAIT_MS,
+        )
+    report(
+        measure("auto-reply", fetch_wait_ms=args.fetch_wait_ms, args=args),
+        fetch_wait_ms=args.fetch_wait_ms,
+    )
+    print(f"load average {os.getloadavg()[0]:.1f} after the run", flush=True)
+
+
+if __name__ == "__main__":
+    main()
