@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import multiprocessing
 import os
 import pstats
 import random
@@ -166,8 +167,11 @@ def produce_events(bootstrap: str, n: int, customers: int) -> float:
     return time.perf_counter() - started
 
 
-def ceiling(bootstrap: str, n: int, partitions: int, *, per_event: bool = False) -> float:
-    """Plain confluent-kafka: consume, decode, group by customer, fold; events/s."""
+def ceiling(
+    bootstrap: str, n: int, partitions: int, *, per_event: bool = False
+) -> tuple[float, float]:
+    """Plain confluent-kafka: consume, decode, group by customer, fold: (events/s, µs CPU
+    per event)."""
     codec = AvroEventCodec()
     thresholds = tag_thresholds(Settings())
     consumer = Consumer(
@@ -186,22 +190,22 @@ def ceiling(bootstrap: str, n: int, partitions: int, *, per_event: bool = False)
     fold = fold_events if per_event else fold_batch
     state: dict[str, TaggedCustomer] = {}
     seen = 0
-    started: float | None = None
+    started = started_cpu = 0.0
     while seen < n:
         batch = consumer.consume(2000, timeout=1.0)
         if not batch:
             continue
-        if started is None:
-            started = time.perf_counter()
+        if not started:
+            started, started_cpu = time.perf_counter(), time.process_time()
         groups: dict[str, list[Any]] = {}
         for msg in batch:
             groups.setdefault(msg.key().decode(), []).append(decode(msg.value()))
         for customer, values in groups.items():
             state[customer] = fold(state.get(customer) or TaggedCustomer(), values, thresholds)[0]
         seen += len(batch)
+    took, took_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     consumer.close()
-    assert started is not None
-    return seen / (time.perf_counter() - started)
+    return seen / took, took_cpu / seen * 1e6
 
 
 def register_baseline(wapp: WapipeApp) -> None:
@@ -242,6 +246,24 @@ def register_baseline(wapp: WapipeApp) -> None:
                         tags_out.send_soon(key=customer, value=tag_change(customer, timed))
 
 
+def register_bare(wapp: WapipeApp) -> None:
+    """Faust's floor (--bare): the same raw-bytes ``take_events`` batches, counted, no work."""
+    app, settings = wapp.app, wapp.settings
+    source = app.topic(
+        *(spec.name for spec in SOURCES), key_serializer="utf8", value_serializer="raw"
+    )
+    stats = EngagementStats()
+    wapp.extras["engagement_stats"] = stats
+
+    @app.agent(source, name="engagement")
+    async def count_events(stream: faust.StreamT[Any]) -> None:
+        async for batch in event_batches(
+            stream, max_events=settings.engagement_batch_max, within_s=settings.engagement_batch_s
+        ):
+            stats.events += len(batch)
+            stats.batches += 1
+
+
 def faust_run(
     bootstrap: str,
     n: int,
@@ -250,6 +272,9 @@ def faust_run(
     baseline: bool,
     profile: bool,
     batch_max: int,
+    bare: bool = False,
+    batch_s: float,
+    conf: dict[str, int],
 ) -> tuple[float, float, Any]:
     """One in-process worker from the start of the topics: (events/s, drained events/s)."""
     from pipeline.runtime.worker import run_worker
@@ -259,11 +284,13 @@ def faust_run(
         kafka_bootstrap_servers=bootstrap,
         kafka_partitions=partitions,
         data_dir=data_dir,
-        app_id=f"bench-engagement-{'baseline-' if baseline else ''}{os.getpid()}",
+        app_id=f"bench-engagement-{'bare-' if bare else 'baseline-' if baseline else ''}"
+        f"{os.getpid()}",
         web_port=free_port(),
         log_level="warning",
         engagement_sweep_s=3600,
         engagement_batch_max=batch_max,
+        engagement_batch_s=batch_s,
     )
     timing: dict[str, float] = {}
 
@@ -273,8 +300,16 @@ def faust_run(
         while stats.events < n and time.monotonic() < deadline:
             if stats.events and "first" not in timing:
                 timing["first"], timing["first_events"] = time.perf_counter(), stats.events
+                timing["first_cpu"] = time.process_time()
             await asyncio.sleep(0.01)
         timing["last"] = time.perf_counter()
+        timing["last_cpu"] = time.process_time()
+        timing["main_cpu"] = time.thread_time()
+        if os.environ.get("BENCH_THREADS"):
+            for task in sorted(Path("/proc/self/task").iterdir()):
+                stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                name = (task / "comm").read_text().strip()
+                print(f"thread {task.name} {name}: {(int(stat[11]) + int(stat[12])) / 100:.1f} s")
         await wapp.app.producer.flush()  # what the agent wrote is with the broker
         timing["drained"] = time.perf_counter()
         timing["events"] = stats.events
@@ -283,7 +318,13 @@ def faust_run(
         timing["batches"] = stats.batches
 
     # The baseline registers its own agent; the new run uses the engagement role's module.
-    configure = register_baseline if baseline else register
+    register_agent = register_bare if bare else register_baseline if baseline else register
+
+    def configure(wapp: WapipeApp) -> None:
+        for name, value in conf.items():  # Faust settings to try (--conf), before start
+            setattr(wapp.app.conf, name, value)
+        register_agent(wapp)
+
     profiler = cProfile.Profile() if profile else None
     if profiler:
         profiler.enable()
@@ -293,12 +334,36 @@ def faust_run(
     counted = timing["events"] - timing["first_events"]
     rate = counted / (timing["last"] - timing["first"])
     drained = counted / (timing["drained"] - timing["first"])
+    # CPU seconds of this process per event: less sensitive than wall time to other
+    # engineers' load on the shared 2 cores.
+    cpu_us = (timing["last_cpu"] - timing["first_cpu"]) / counted * 1e6
+    kind = " bare" if bare else " baseline" if baseline else ""
+    print(f"faust{kind}: {cpu_us:,.0f} µs CPU per event")
     print(
-        f"faust{' baseline' if baseline else ''}: {timing['events']:,.0f} events in "
+        f"faust{kind}: {timing['events']:,.0f} events in "
         f"{timing['batches']:,.0f} batches, {timing['writes']:,.0f} table writes, "
         f"{timing['changes']:,.0f} tag changes"
     )
     return rate, drained, profiler
+
+
+def _child(out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    rate, drained, profiler = faust_run(*args, **kwargs)
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    sys.stdout.flush()
+    out.put((rate, drained))
+
+
+def faust_in_child(*args: Any, **kwargs: Any) -> tuple[float, float]:
+    """:func:`faust_run` in a fresh process: a Faust worker runs once per process."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    child = ctx.Process(target=_child, args=(out, args, kwargs))
+    child.start()
+    result: tuple[float, float] = out.get(timeout=3600)
+    child.join(60)
+    return result
 
 
 def main() -> None:
@@ -307,11 +372,22 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=50_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-max", type=int, default=5000, help="engagement_batch_max")
+    parser.add_argument("--batch-s", type=float, default=0.2, help="engagement_batch_s")
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="NAME=INT",
+        help="a Faust setting for both runs, e.g. stream_buffer_maxsize=20000 (repeatable)",
+    )
     parser.add_argument("--bootstrap", help="an existing broker (default: embedded Tansu)")
     parser.add_argument(
         "--baseline", action="store_true", help="also run the per-event agent and fold"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the Faust run")
+    parser.add_argument(
+        "--bare", action="store_true", help="also run a Faust agent that only counts (the floor)"
+    )
     args = parser.parse_args()
 
     broker = None if args.bootstrap else EmbeddedBroker().__enter__()
@@ -320,34 +396,45 @@ def main() -> None:
     def load() -> str:
         return f"load {os.getloadavg()[0]:.1f}"
 
+    conf = {name: int(value) for name, value in (c.split("=", 1) for c in args.conf)}
     try:
         ensure_topics(bootstrap, ALL_TOPICS, partitions=args.partitions, replication=1)
         took = produce_events(bootstrap, args.events, args.customers)
         print(f"produced {args.events:,} events in {took:.1f}s; {load()}")
         if args.baseline:
-            old = ceiling(bootstrap, args.events, args.partitions, per_event=True)
+            old, old_cpu = ceiling(bootstrap, args.events, args.partitions, per_event=True)
             print(
-                f"ceiling before (confluent-kafka loop, fold_events): {old:,.0f} events/s; {load()}"
+                f"ceiling before (confluent-kafka loop, fold_events): {old:,.0f} events/s, "
+                f"{old_cpu:,.0f} µs CPU per event; {load()}"
             )
-        ceiling_rate = ceiling(bootstrap, args.events, args.partitions)
-        print(f"ceiling (confluent-kafka loop, same fold): {ceiling_rate:,.0f} events/s; {load()}")
-        runs = [True, False] if args.baseline else [False]
-        for baseline in runs:
-            rate, drained, profiler = faust_run(
+        ceiling_rate, ceiling_cpu = ceiling(bootstrap, args.events, args.partitions)
+        print(
+            f"ceiling (confluent-kafka loop, same fold): {ceiling_rate:,.0f} events/s, "
+            f"{ceiling_cpu:,.0f} µs CPU per event; {load()}"
+        )
+        runs = [("before", True, False)] if args.baseline else []
+        runs += [("bare", False, True)] if args.bare else []
+        for kind, baseline, bare in [*runs, ("after", False, False)]:
+            rate, drained = faust_in_child(
                 bootstrap,
                 args.events,
                 args.partitions,
                 baseline=baseline,
-                profile=args.profile and not baseline,
+                bare=bare,
+                profile=args.profile and kind == "after",
                 batch_max=args.batch_max,
+                batch_s=args.batch_s,
+                conf=conf,
             )
-            label = "engagement agent before" if baseline else "engagement agent"
+            label = {
+                "before": "engagement agent before",
+                "bare": "bare Faust agent, counting only",
+                "after": "engagement agent",
+            }[kind]
             print(
                 f"{label} (Faust, one worker): {rate:,.0f} events/s; "
                 f"drained {drained:,.0f} events/s; {load()}"
             )
-            if profiler is not None:
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
     finally:
         if broker is not None:
             broker.stop()
