@@ -60,9 +60,11 @@ def run(
     ] = None,
 ) -> None:
     """Run a worker: embedded broker and chDB unless configured otherwise."""
+    from pipeline import event_loop
     from pipeline.runtime.worker import run_worker
 
     settings = _settings()
+    event_loop.install_policy(settings.event_loop)  # before Faust creates its loop
     run_worker(settings, roles=roles.split(",") if roles else None)
 
 
@@ -204,7 +206,7 @@ def sandbox(
         population=PopulationSpec(size=customers),
     )
     err_console.print(f"sandbox on http://{host}:{port} ({customers} customers, seed {seed})")
-    run_sandbox(config, publish_history=publish_history)
+    run_sandbox(config, publish_history=publish_history, loop=settings.event_loop)
 
 
 @cli.command("settings")

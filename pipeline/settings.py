@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest log level written."
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="Event loop of `wapipe run` and `wapipe sandbox`: uvloop (if installed) or "
+        "asyncio.",
+    )
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(
         8066, ge=1, le=65535, description="Worker web server port (webhooks, /metrics, SQL)."
@@ -107,6 +112,11 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
         description="Longest wait for broker acks before a webhook/purchase POST answers 503.",
+    )
+    ingest_produce: Literal["bulk", "faust"] = Field(
+        "bulk",
+        description="How ingest produces a POST's records: bulk (straight to the Kafka producer, "
+        "acks awaited together) or faust (topic.send each; the earlier path, for benchmarks).",
     )
 
     # --- sender and auto-replies -------------------------------------------------------------

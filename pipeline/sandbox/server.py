@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 
 import structlog
 from aiohttp import web
 
+from pipeline import event_loop
 from pipeline.sandbox.admin import WORLD_KEY, add_admin_routes
 from pipeline.sandbox.clock import SandboxClock
 from pipeline.sandbox.config import SandboxConfig
@@ -78,6 +80,7 @@ class SandboxServer:
             seed=self.config.seed,
             customers=len(self.world.population),
             clock_speed=self.world.clock.speed,
+            event_loop=event_loop.loop_name(asyncio.get_running_loop()),
         )
         return self.base_url
 
@@ -95,10 +98,30 @@ class SandboxServer:
         await self.stop()
 
 
+#: Allocations between young-generation collections in a standalone sandbox (CPython: 700).
+GC_GEN0_THRESHOLD = 50_000
+
+
+def tune_gc_for_serving() -> None:
+    """Keep the cyclic garbage collector off the send path of a standalone sandbox.
+
+    The population (30,000 customers with histories in the benchmark) and the record are
+    long-lived and only grow, yet with CPython's defaults the collector walked them again and
+    again: measured 160 µs of collection per send, more than the send path itself. Freezing
+    what exists after start-up moves it out of the collector's sight, and a larger young
+    generation collects the short-lived request objects in bulk (13 µs per send). Only for
+    the standalone process: an in-process sandbox (tests) leaves its host's collector alone.
+    """
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 async def serve_sandbox(config: SandboxConfig, *, publish_history: bool = False) -> None:
     """Serve until cancelled."""
     server = SandboxServer(config)
     await server.start()
+    tune_gc_for_serving()
     if publish_history:
         server.world.publish_history()
     try:
@@ -107,7 +130,17 @@ async def serve_sandbox(config: SandboxConfig, *, publish_history: bool = False)
         await server.stop()
 
 
-def run_sandbox(config: SandboxConfig | None = None, *, publish_history: bool = False) -> None:
-    """Blocking entry point for ``wapipe sandbox``: serve until Ctrl-C."""
+def run_sandbox(
+    config: SandboxConfig | None = None,
+    *,
+    publish_history: bool = False,
+    loop: str = "uvloop",
+) -> None:
+    """Blocking entry point for ``wapipe sandbox``: serve until Ctrl-C.
+
+    ``loop`` is "uvloop" (when installed) or "asyncio": see pipeline/event_loop.py.
+    """
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_sandbox(config or SandboxConfig(), publish_history=publish_history))
+        event_loop.run(
+            serve_sandbox(config or SandboxConfig(), publish_history=publish_history), choice=loop
+        )
