@@ -1,13 +1,19 @@
 """Webhook ingestion benchmark: throughput and latency of signed single-message POSTs.
 
     .venv/bin/python bench/ingest.py [--seconds 5] [--concurrency 32] [--rate 500]
+                                     [--client lean|aiohttp|both] [--baseline]
 
 Starts an embedded Tansu broker and a ``wapipe run --roles ingest`` worker, then
-1. throughput: ``--concurrency`` clients POST one-message webhooks back to back for
+1. throughput: ``--concurrency`` connections POST one-message webhooks back to back for
    ``--seconds``; prints POSTs/s (each answered 200 only after the broker's ack);
-2. latency: an open-loop schedule of ``--rate`` POSTs/s for ``--seconds``; prints p50/p99.
-Bounded: start-up plus two phases, well under 60 s. Goal (issue 3): ≥ 2,000 POST/s and
-p99 < 50 ms at 500/s.
+2. latency: an open-loop schedule of ``--rate`` POSTs/s for ``--seconds``; prints p50/p99,
+   each request timed from when it was due.
+Every answer is checked (200 and ``"accepted":1``). ``--client lean`` (default) is
+bench/loadgen.py, pre-built keep-alive requests on raw asyncio streams in ``--clients``
+processes; ``aiohttp`` is the earlier client session, kept for comparison. ``--baseline``
+first measures a worker with the earlier settings (asyncio loop, per-record Faust sends),
+then the current ones, in the same run. Bounded: well under 90 s. Goal (issue 3):
+≥ 2,000 POST/s and p99 < 50 ms at 500/s.
 """
 
 from __future__ import annotations
@@ -16,16 +22,22 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing as mp
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import loadgen
+
+from pipeline import event_loop
 from pipeline.ingest.signature import SIGNATURE_HEADER, sign
 from pipeline.runtime.broker import EmbeddedBroker
 from tests.support.workers import WorkerProcess
@@ -121,43 +133,163 @@ def percentile(sorted_s: list[float], q: float) -> float:
     return sorted_s[min(len(sorted_s) - 1, int(q * len(sorted_s)))] * 1000
 
 
+def is_accepted(status: int, body: bytes) -> bool:
+    return status == 200 and json.loads(body) == {"accepted": 1, "dead_lettered": 0}
+
+
+def lean_requests(url: str, count: int, *, first: int) -> list[bytes]:
+    target = loadgen.Target.from_url(url)
+    path = "/" + url.split("/", 3)[3]
+    return [
+        loadgen.build_request(
+            "POST",
+            f"{target.host}:{target.port}",
+            path,
+            body=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        for body, headers in signed_requests(count, first=first)
+    ]
+
+
+def lean_throughput_process(
+    url: str, seconds: float, connections: int, first: int, out: Any
+) -> None:
+    requests = lean_requests(url, int(3000 * seconds), first=first)
+    target = loadgen.Target.from_url(url)
+    result = event_loop.run(
+        loadgen.closed_loop(
+            target, requests, check=is_accepted, connections=connections, seconds=seconds
+        )
+    )
+    out.put(result)
+
+
+def lean_throughput(url: str, *, seconds: float, concurrency: int, clients: int) -> float:
+    """``clients`` processes share ``concurrency`` connections; all answers are checked."""
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    per_client = max(1, concurrency // clients)
+    procs = [
+        ctx.Process(
+            target=lean_throughput_process,
+            args=(url, seconds, per_client, (k + 1) * 10**7, results),
+            daemon=True,
+        )
+        for k in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    merged = loadgen.merge([results.get(timeout=seconds + 120) for _ in procs])
+    for proc in procs:
+        proc.join(timeout=10)
+    if merged.failed:
+        raise RuntimeError(f"{merged.failed} POSTs not accepted: {merged.failures}")
+    return merged.ok_per_s
+
+
+def lean_latency(url: str, *, seconds: float, rate_per_s: float) -> list[float]:
+    requests = lean_requests(url, int(seconds * rate_per_s), first=10**8)
+    result = event_loop.run(
+        loadgen.open_loop(
+            loadgen.Target.from_url(url),
+            requests,
+            check=is_accepted,
+            rate_per_s=rate_per_s,
+            seconds=seconds,
+        )
+    )
+    if result.failed:
+        raise RuntimeError(f"{result.failed} POSTs not accepted: {result.failures}")
+    return result.latencies_s
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Figures:
+    rate_per_s: float
+    cpu_ms_per_post: float
+    latencies_s: list[float]
+
+
+def measure(
+    broker: EmbeddedBroker, tmp: Path, args: argparse.Namespace, client: str, env: dict[str, str]
+) -> Figures:
+    worker = WorkerProcess(
+        bootstrap=broker.bootstrap_servers,
+        data_dir=tmp,
+        app_id="wapipe-bench-ingest",
+        roles="ingest",
+        env={
+            "WAPIPE_WHATSAPP_APP_SECRET": APP_SECRET.decode(),
+            "WAPIPE_LOG_LEVEL": "warning",
+            **env,
+        },
+    )
+    worker.start()
+    try:
+        if worker.proc is None:
+            raise RuntimeError("worker did not start")
+        url = worker.url + "/webhooks/whatsapp"
+        asyncio.run(throughput(url, seconds=1.0, concurrency=4, first=10**9))  # warm-up
+        cpu_before = cpu_s(worker.proc.pid)
+        started = time.perf_counter()
+        if client == "lean":
+            rate = lean_throughput(
+                url, seconds=args.seconds, concurrency=args.concurrency, clients=args.clients
+            )
+        else:
+            rate = asyncio.run(throughput(url, seconds=args.seconds, concurrency=args.concurrency))
+        posts = rate * (time.perf_counter() - started)
+        cpu_ms_per_post = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / max(posts, 1)
+        if client == "lean":
+            lat = lean_latency(url, seconds=args.seconds, rate_per_s=args.rate)
+        else:
+            lat = asyncio.run(latency(url, seconds=args.seconds, rate_per_s=args.rate))
+    finally:
+        worker.stop()
+    return Figures(rate_per_s=rate, cpu_ms_per_post=cpu_ms_per_post, latencies_s=lat)
+
+
+#: The worker as it was before issue 3's throughput work: standard loop, one Faust send each.
+BASELINE_ENV = {"WAPIPE_EVENT_LOOP": "asyncio", "WAPIPE_INGEST_PRODUCE": "faust"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each phase")
-    parser.add_argument("--concurrency", type=int, default=32, help="clients in phase 1")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections in phase 1")
+    parser.add_argument("--clients", type=int, default=2, help="lean client processes")
     parser.add_argument("--rate", type=float, default=500.0, help="POSTs/s in phase 2")
+    parser.add_argument("--client", choices=("lean", "aiohttp", "both"), default="lean")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also measure the earlier worker settings"
+    )
     args = parser.parse_args()
+    clients = ("aiohttp", "lean") if args.client == "both" else (args.client,)
+    workers = (("baseline worker", BASELINE_ENV),) if args.baseline else ()
+    workers += (("worker", {}),)
+    rows = []
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        worker = WorkerProcess(
-            bootstrap=broker.bootstrap_servers,
-            data_dir=Path(tmp),
-            app_id="wapipe-bench-ingest",
-            roles="ingest",
-            env={"WAPIPE_WHATSAPP_APP_SECRET": APP_SECRET.decode(), "WAPIPE_LOG_LEVEL": "warning"},
+        for name, env in workers:
+            for client in clients:
+                rows.append((name, client, measure(broker, Path(tmp), args, client, env)))
+    # The last measurement (current worker, chosen client) first and untagged: it is the
+    # figure bench/run_all.py records; the comparisons follow, tagged.
+    for n, (name, client, fig) in enumerate(reversed(rows)):
+        tag = "" if n == 0 else f" [{name}, {client} client]"
+        lat = fig.latencies_s
+        print(
+            f"throughput{tag}: {fig.rate_per_s:,.0f} single-message POST/s "
+            f"(concurrency {args.concurrency}, {client} client)"
         )
-        worker.start()
-        try:
-            url = worker.url + "/webhooks/whatsapp"
-            asyncio.run(throughput(url, seconds=1.0, concurrency=4, first=10**9))  # warm-up
-            if worker.proc is None:
-                raise RuntimeError("worker did not start")
-            cpu_before = cpu_s(worker.proc.pid)
-            started = time.perf_counter()
-            rate = asyncio.run(throughput(url, seconds=args.seconds, concurrency=args.concurrency))
-            posts = rate * (time.perf_counter() - started)
-            cpu_ms_per_post = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / max(posts, 1)
-            lat = asyncio.run(latency(url, seconds=args.seconds, rate_per_s=args.rate))
-        finally:
-            worker.stop()
-    print(f"throughput: {rate:,.0f} single-message POST/s (concurrency {args.concurrency})")
-    print(
-        f"worker CPU: {cpu_ms_per_post:.2f} ms per POST "
-        f"(one free core would serve ~{1000 / cpu_ms_per_post:,.0f} POST/s)"
-    )
-    print(
-        f"latency at {args.rate:.0f} POST/s: p50 {percentile(lat, 0.50):.1f} ms, "
-        f"p99 {percentile(lat, 0.99):.1f} ms ({len(lat)} POSTs)"
-    )
+        print(
+            f"worker CPU{tag}: {fig.cpu_ms_per_post:.2f} ms per POST "
+            f"(one free core would serve ~{1000 / fig.cpu_ms_per_post:,.0f} POST/s)"
+        )
+        print(
+            f"latency{tag} at {args.rate:.0f} POST/s: p50 {percentile(lat, 0.50):.1f} ms, "
+            f"p99 {percentile(lat, 0.99):.1f} ms ({len(lat)} POSTs)"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@
     GET  /metrics             counters (shared registry, pipeline.metrics)
 
 Views only produce to topics: Faust allows table writes only inside agents (design.md §9).
+The handlers are plain aiohttp handlers added to the router of Faust's web server rather than
+Faust ``View`` classes: a View adds its dispatch and the monitor's per-request sensors, which
+cost more CPU per webhook than the signature check (docs/benchmarks.md, Ingestion).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from faust.web import Request, Response, View
+from aiohttp import web
 
 from pipeline import topics
 from pipeline.app import WapipeApp
@@ -40,14 +43,14 @@ class BodyTooLarge(Exception):  # control flow inside this module only
     pass
 
 
-async def read_body(request: Request, *, limit_bytes: int) -> bytes:
+async def read_body(request: web.Request, *, limit_bytes: int) -> bytes:
     """The raw body, refusing early (Content-Length) and while reading (chunked bodies)."""
-    declared = request.content_length  # type: ignore[attr-defined]
+    declared = request.content_length
     if declared is not None and declared > limit_bytes:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(_CHUNK_BYTES):  # type: ignore[attr-defined]
+    async for chunk in request.content.iter_chunked(_CHUNK_BYTES):
         size += len(chunk)
         if size > limit_bytes:
             raise BodyTooLarge
@@ -71,101 +74,113 @@ def register(wapp: WapipeApp) -> None:
     wapp.app.conf.producer_linger = 0.0
 
     async def produce(endpoint: str, records: list[Outgoing]) -> None:
-        await produce_acked(wapp, records, source=endpoint, timeout_s=timeout_s)
+        await produce_acked(
+            wapp, records, source=endpoint, timeout_s=timeout_s, path=settings.ingest_produce
+        )
         for record in records:
             counters.accepted.inc(endpoint=endpoint, topic=record.topic.name)
         counters.requests.inc(endpoint=endpoint)
 
-    @wapp.app.page("/webhooks/whatsapp")
-    class WhatsAppWebhook(View):
-        async def get(self, request: Request) -> Response:
-            query = request.query
-            token = str(query.get("hub.verify_token", "")).encode("utf-8", "replace")
-            challenge = query.get("hub.challenge")
-            if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(token, verify_token):
-                counters.refuse(WEBHOOK, "verify_token")
-                return self.text("forbidden", status=403)
-            if not challenge:
-                counters.refuse(WEBHOOK, "no_challenge")
-                return self.text("hub.challenge is missing", status=400)
-            return self.text(str(challenge))
+    async def verify(request: web.Request) -> web.Response:
+        query = request.query
+        token = str(query.get("hub.verify_token", "")).encode("utf-8", "replace")
+        challenge = query.get("hub.challenge")
+        if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(token, verify_token):
+            counters.refuse(WEBHOOK, "verify_token")
+            return web.Response(text="forbidden", status=403)
+        if not challenge:
+            counters.refuse(WEBHOOK, "no_challenge")
+            return web.Response(text="hub.challenge is missing", status=400)
+        return web.Response(text=str(challenge))
 
-        async def post(self, request: Request) -> Response:
-            try:
-                body = await read_body(request, limit_bytes=limit)
-            except BodyTooLarge:
-                counters.refuse(WEBHOOK, "too_large")
-                return self.json({"error": f"body larger than {limit} bytes"}, status=413)
-            if not is_valid_signature(
-                body, request.headers.get(SIGNATURE_HEADER), app_secret=app_secret
-            ):
-                counters.refuse(WEBHOOK, "signature")
-                return self.json({"error": f"missing or wrong {SIGNATURE_HEADER}"}, status=401)
-            try:
-                parsed = parse_webhook(body, received_ms=wapp.clock.now_ms())
-            except PayloadError as exc:
-                counters.refuse(WEBHOOK, "not_json")
-                return self.json({"error": exc.reason}, status=400)
-            records = list(parsed.outgoing())
-            try:
-                await produce(WEBHOOK, records)
-            except BrokerUnavailable as exc:
-                counters.refuse(WEBHOOK, "broker_unavailable")
-                return self.json({"error": str(exc)}, status=503)
-            if parsed.dead_letters:
-                counters.dead_lettered.inc(len(parsed.dead_letters), endpoint=WEBHOOK)
-            return self.json(
-                {"accepted": len(parsed.events), "dead_lettered": len(parsed.dead_letters)}
-            )
+    async def webhook(request: web.Request) -> web.Response:
+        try:
+            body = await read_body(request, limit_bytes=limit)
+        except BodyTooLarge:
+            counters.refuse(WEBHOOK, "too_large")
+            return _json({"error": f"body larger than {limit} bytes"}, status=413)
+        if not is_valid_signature(
+            body, request.headers.get(SIGNATURE_HEADER), app_secret=app_secret
+        ):
+            counters.refuse(WEBHOOK, "signature")
+            return _json({"error": f"missing or wrong {SIGNATURE_HEADER}"}, status=401)
+        try:
+            parsed = parse_webhook(body, received_ms=wapp.clock.now_ms())
+        except PayloadError as exc:
+            counters.refuse(WEBHOOK, "not_json")
+            return _json({"error": exc.reason}, status=400)
+        records = list(parsed.outgoing())
+        try:
+            await produce(WEBHOOK, records)
+        except BrokerUnavailable as exc:
+            counters.refuse(WEBHOOK, "broker_unavailable")
+            return _json({"error": str(exc)}, status=503)
+        if parsed.dead_letters:
+            counters.dead_lettered.inc(len(parsed.dead_letters), endpoint=WEBHOOK)
+        return _json({"accepted": len(parsed.events), "dead_lettered": len(parsed.dead_letters)})
 
-    @wapp.app.page("/purchases")
-    class Purchases(View):
-        async def post(self, request: Request) -> Response:
-            auth = str(request.headers.get("Authorization", "")).encode("utf-8", "replace")
-            if not hmac.compare_digest(auth, b"Bearer " + api_key):
-                counters.refuse(PURCHASES, "api_key")
-                return self.json(
-                    {"error": "send Authorization: Bearer <WAPIPE_PURCHASES_API_KEY>"},
-                    status=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            try:
-                body = await read_body(request, limit_bytes=limit)
-            except BodyTooLarge:
-                counters.refuse(PURCHASES, "too_large")
-                return self.json({"error": f"body larger than {limit} bytes"}, status=413)
-            try:
-                decoded: Any = json.loads(body, parse_float=Decimal)
-            except (ValueError, RecursionError):
-                counters.refuse(PURCHASES, "not_json")
-                return self.json({"error": "body is not JSON"}, status=400)
-            if not isinstance(decoded, dict | list):
-                counters.refuse(PURCHASES, "not_json")
-                return self.json({"error": "send one purchase object or a list"}, status=400)
-            rows = decoded if isinstance(decoded, list) else [decoded]
-            records: list[Outgoing] = []
-            errors: list[dict[str, Any]] = []
-            for row in parse_rows(enumerate(rows, 1), default_region=region, source="api"):
-                if row.purchase is not None:
-                    records.append(Outgoing(topics.PURCHASES, row.purchase.customer, row.purchase))
-                elif row.error is not None:
-                    errors.append({"line": row.line, "reason": row.error.reason})
-                    records.append(dead_letter_record(PURCHASES, row.error, wapp))
-            try:
-                await produce(PURCHASES, records)
-            except BrokerUnavailable as exc:
-                counters.refuse(PURCHASES, "broker_unavailable")
-                return self.json({"error": str(exc)}, status=503)
-            if errors:
-                counters.dead_lettered.inc(len(errors), endpoint=PURCHASES)
-            return self.json(
-                {"accepted": len(records) - len(errors), "rejected": len(errors), "errors": errors},
-                status=207 if errors else 200,
+    async def purchases(request: web.Request) -> web.Response:
+        auth = str(request.headers.get("Authorization", "")).encode("utf-8", "replace")
+        if not hmac.compare_digest(auth, b"Bearer " + api_key):
+            counters.refuse(PURCHASES, "api_key")
+            return _json(
+                {"error": "send Authorization: Bearer <WAPIPE_PURCHASES_API_KEY>"},
+                status=401,
+                headers={"WWW-Authenticate": "Bearer"},
             )
+        try:
+            body = await read_body(request, limit_bytes=limit)
+        except BodyTooLarge:
+            counters.refuse(PURCHASES, "too_large")
+            return _json({"error": f"body larger than {limit} bytes"}, status=413)
+        try:
+            decoded: Any = json.loads(body, parse_float=Decimal)
+        except (ValueError, RecursionError):
+            counters.refuse(PURCHASES, "not_json")
+            return _json({"error": "body is not JSON"}, status=400)
+        if not isinstance(decoded, dict | list):
+            counters.refuse(PURCHASES, "not_json")
+            return _json({"error": "send one purchase object or a list"}, status=400)
+        rows = decoded if isinstance(decoded, list) else [decoded]
+        records: list[Outgoing] = []
+        errors: list[dict[str, Any]] = []
+        for row in parse_rows(enumerate(rows, 1), default_region=region, source="api"):
+            if row.purchase is not None:
+                records.append(Outgoing(topics.PURCHASES, row.purchase.customer, row.purchase))
+            elif row.error is not None:
+                errors.append({"line": row.line, "reason": row.error.reason})
+                records.append(dead_letter_record(PURCHASES, row.error, wapp))
+        try:
+            await produce(PURCHASES, records)
+        except BrokerUnavailable as exc:
+            counters.refuse(PURCHASES, "broker_unavailable")
+            return _json({"error": str(exc)}, status=503)
+        if errors:
+            counters.dead_lettered.inc(len(errors), endpoint=PURCHASES)
+        return _json(
+            {"accepted": len(records) - len(errors), "rejected": len(errors), "errors": errors},
+            status=207 if errors else 200,
+        )
+
+    # Faust's default web driver is aiohttp; its Application takes plain routes too.
+    web_app: web.Application = wapp.app.web.web_app  # type: ignore[attr-defined]
+    router = web_app.router
+    router.add_get("/webhooks/whatsapp", verify)
+    router.add_post("/webhooks/whatsapp", webhook)
+    router.add_post("/purchases", purchases)
 
     @wapp.app.timer(interval=LOG_EVERY_S)
     async def log_ingest_counters() -> None:
         counters.log_totals()
+
+
+def _json(value: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(value, separators=(",", ":")).encode(),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+    )
 
 
 def dead_letter_record(source: str, error: RowError, wapp: WapipeApp) -> Outgoing:
