@@ -8,13 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import topics
+from pipeline.agents.engagement import SOURCES
 from pipeline.agents.state_codec import StateJsonCodec, to_plain
 from pipeline.events import InboundMessage, Purchase
 from pipeline.policy.durations import DAY_MS
 from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
 from pipeline.runtime.broker import EmbeddedBroker
 from tests.agents.conftest import PARTITIONS
-from tests.agents.streams import produce, read_all, send_ticks, wait_for
+from tests.agents.streams import produce, read_all, send_ticks, wait_caught_up, wait_for
 from tests.agents.world import T0, final_tags, keyed, shop_world
 from tests.policy.customer_events import event_strategy
 from tests.support.workers import WorkerProcess
@@ -122,3 +123,37 @@ def test_the_written_out_table_encoding_equals_the_generic_one_and_round_trips(
     assert to_plain(value) == generic
     codec = StateJsonCodec()
     assert codec.loads(codec.dumps(value)) == value
+
+
+def test_a_restarted_worker_recovers_customers_from_the_changelog_it_wrote_in_batches(
+    fresh_broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """The agent writes table values and their changelog records itself (BatchOutput): a new
+    worker must rebuild the same customers from that changelog, not from the inputs."""
+    bootstrap = fresh_broker.bootstrap_servers
+    customer = "821077770000"
+
+    def buy(i: int) -> Purchase:
+        return Purchase(
+            order_id=f"r{i}", customer=customer, amount_minor=150_000, currency="KRW", ts_ms=T0 + i
+        )
+
+    def tags_now() -> list[frozenset[str]]:
+        return [final_tags(read_tags(bootstrap)).get(customer, frozenset())]
+
+    produce(bootstrap, keyed([buy(0), buy(1)]))
+    first = start_worker("engagement", app_id="agents-recovery")
+    wait_for(tags_now, lambda g: "freq:quarterly" in g[0], timeout_s=60, what="2 purchases")
+    # Every input committed: the next worker starts after them and knows them only through
+    # the changelog.
+    wait_caught_up(bootstrap, "agents-recovery", [spec.name for spec in SOURCES], timeout_s=60)
+    first.stop()
+
+    produce(bootstrap, keyed([buy(2)]))
+    start_worker("engagement", app_id="agents-recovery")
+    wait_for(tags_now, lambda g: "freq:monthly" in g[0], timeout_s=90, what="3rd purchase")
+    changes = [c for c in read_tags(bootstrap) if c.customer == customer]
+    added = [c.tag for c in changes if c.change == "added" and c.tag.startswith("freq:")]
+    assert added == ["freq:quarterly", "freq:monthly"], "state lost across the restart"
+    monthly = next(c for c in changes if c.tag == "freq:monthly")
+    assert monthly.reason.startswith("3 purchases"), monthly.reason
