@@ -165,7 +165,9 @@ def lean_throughput_process(
     out.put(result)
 
 
-def lean_throughput(url: str, *, seconds: float, concurrency: int, clients: int) -> float:
+def lean_throughput(
+    url: str, *, seconds: float, concurrency: int, clients: int
+) -> loadgen.LoadResult:
     """``clients`` processes share ``concurrency`` connections; all answers are checked."""
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
@@ -185,7 +187,7 @@ def lean_throughput(url: str, *, seconds: float, concurrency: int, clients: int)
         proc.join(timeout=10)
     if merged.failed:
         raise RuntimeError(f"{merged.failed} POSTs not accepted: {merged.failures}")
-    return merged.ok_per_s
+    return merged
 
 
 def lean_latency(url: str, *, seconds: float, rate_per_s: float) -> list[float]:
@@ -208,6 +210,8 @@ def lean_latency(url: str, *, seconds: float, rate_per_s: float) -> list[float]:
 class Figures:
     rate_per_s: float
     cpu_ms_per_post: float
+    broker_cpu_ms_per_post: float
+    client_cpu_ms_per_post: float | None  # measured for the lean client only
     latencies_s: list[float]
 
 
@@ -231,23 +235,34 @@ def measure(
             raise RuntimeError("worker did not start")
         url = worker.url + "/webhooks/whatsapp"
         asyncio.run(throughput(url, seconds=1.0, concurrency=4, first=10**9))  # warm-up
-        cpu_before = cpu_s(worker.proc.pid)
+        broker_pid = broker.pid or 0
+        cpu_before, broker_before = cpu_s(worker.proc.pid), cpu_s(broker_pid)
         started = time.perf_counter()
+        client_cpu_ms = None
         if client == "lean":
-            rate = lean_throughput(
+            result = lean_throughput(
                 url, seconds=args.seconds, concurrency=args.concurrency, clients=args.clients
             )
+            rate = result.ok_per_s
+            client_cpu_ms = result.client_cpu_s * 1000 / max(result.ok, 1)
         else:
             rate = asyncio.run(throughput(url, seconds=args.seconds, concurrency=args.concurrency))
-        posts = rate * (time.perf_counter() - started)
-        cpu_ms_per_post = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / max(posts, 1)
+        posts = max(rate * (time.perf_counter() - started), 1)
+        cpu_ms_per_post = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / posts
+        broker_ms_per_post = (cpu_s(broker_pid) - broker_before) * 1000 / posts
         if client == "lean":
             lat = lean_latency(url, seconds=args.seconds, rate_per_s=args.rate)
         else:
             lat = asyncio.run(latency(url, seconds=args.seconds, rate_per_s=args.rate))
     finally:
         worker.stop()
-    return Figures(rate_per_s=rate, cpu_ms_per_post=cpu_ms_per_post, latencies_s=lat)
+    return Figures(
+        rate_per_s=rate,
+        cpu_ms_per_post=cpu_ms_per_post,
+        broker_cpu_ms_per_post=broker_ms_per_post,
+        client_cpu_ms_per_post=client_cpu_ms,
+        latencies_s=lat,
+    )
 
 
 #: The worker as it was before issue 3's throughput work: standard loop, one Faust send each.
@@ -286,6 +301,14 @@ def main() -> None:
             f"worker CPU{tag}: {fig.cpu_ms_per_post:.2f} ms per POST "
             f"(one free core would serve ~{1000 / fig.cpu_ms_per_post:,.0f} POST/s)"
         )
+        client_ms = fig.client_cpu_ms_per_post
+        if client_ms is not None:
+            total_ms = fig.cpu_ms_per_post + fig.broker_cpu_ms_per_post + client_ms
+            print(
+                f"CPU per POST{tag}: worker {fig.cpu_ms_per_post:.2f} + broker "
+                f"{fig.broker_cpu_ms_per_post:.2f} + load generator {client_ms:.2f} = "
+                f"{total_ms:.2f} ms (two free cores would serve ~{2000 / total_ms:,.0f} POST/s)"
+            )
         print(
             f"latency{tag} at {args.rate:.0f} POST/s: p50 {percentile(lat, 0.50):.1f} ms, "
             f"p99 {percentile(lat, 0.99):.1f} ms ({len(lat)} POSTs)"

@@ -47,6 +47,7 @@ class LoadResult:
     elapsed_s: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
     failures: dict[int, int] = field(default_factory=dict)  # HTTP status → count
+    client_cpu_s: float = 0.0  # CPU the load generator itself used (all its processes)
 
     @property
     def ok_per_s(self) -> float:
@@ -106,6 +107,7 @@ async def closed_loop(
     conns = [await _Connection.open(target) for _ in range(connections)]
     result = LoadResult()
     order = itertools.count(offset)
+    cpu_before = time.process_time()
     started = time.perf_counter()
     deadline = started + seconds
 
@@ -117,6 +119,7 @@ async def closed_loop(
     try:
         await asyncio.gather(*(run(c) for c in conns))
         result.elapsed_s = time.perf_counter() - started
+        result.client_cpu_s = time.process_time() - cpu_before
     finally:
         for conn in conns:
             await conn.close()
@@ -146,6 +149,7 @@ async def open_loop(
             tally(result, status, check(status, body))
 
     workers = [asyncio.ensure_future(run(c)) for c in conns]
+    cpu_before = time.process_time()
     started = time.perf_counter()
     try:
         for n in range(total):
@@ -158,6 +162,7 @@ async def open_loop(
             queue.put_nowait(None)
         await asyncio.gather(*workers)
         result.elapsed_s = time.perf_counter() - started
+        result.client_cpu_s = time.process_time() - cpu_before
     finally:
         for worker in workers:
             worker.cancel()
@@ -180,6 +185,7 @@ def merge(results: Sequence[LoadResult]) -> LoadResult:
         merged.ok += r.ok
         merged.failed += r.failed
         merged.latencies_s += r.latencies_s
+        merged.client_cpu_s += r.client_cpu_s
         for status, count in r.failures.items():
             merged.failures[status] = merged.failures.get(status, 0) + count
     merged.latencies_s.sort()

@@ -62,6 +62,11 @@ BENCHES: tuple[Bench, ...] = (
         quick=("--seconds", "5"),
         figures=(
             Figure(label="sandbox sends", pattern=rf"sandbox: {NUMBER} accepted", goal="≥ 1,000/s"),
+            Figure(
+                label="sandbox server CPU per send (µs)",
+                pattern=rf"server CPU {NUMBER} µs per send",
+                goal="-",
+            ),
         ),
     ),
     Bench(
@@ -73,6 +78,11 @@ BENCHES: tuple[Bench, ...] = (
             ),
             Figure(label="p99 at 500 POST/s", pattern=rf"p99 {NUMBER} ms", goal="< 50 ms"),
             Figure(label="worker CPU per POST", pattern=rf"worker CPU: {NUMBER} ms", goal="-"),
+            Figure(
+                label="ingest CPU per POST, worker + broker + client (ms)",
+                pattern=rf"= {NUMBER} ms \(two free cores",
+                goal="-",
+            ),
         ),
     ),
     Bench(
