@@ -87,7 +87,7 @@ def bench_inserts(store: Store, rows: int) -> None:
         print(f"   {table:<18} {rows / seconds:>12,.0f} rows/s  ({seconds:.2f} s)")
     store.command("TRUNCATE TABLE inbound_messages")
     store.command("TRUNCATE TABLE message_status")
-    store.command("TRUNCATE TABLE funnel_daily")
+    store.command("TRUNCATE TABLE message_facts")
 
 
 def generate_events(store: Store, events: int) -> dict[str, int]:

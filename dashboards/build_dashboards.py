@@ -370,8 +370,7 @@ FUNNEL = dashboard(
                 "SELECT if(key = '', '(free-form text)', key) AS template, sent, failed\n"
                 "FROM {inner}\nORDER BY failed DESC",
             ),
-            description="From the funnel_daily rollup (002_funnel_rollup.sql): cheap at any "
-            "volume.",
+            description="From the per-message facts (006_message_facts.sql): cheap at any volume.",
             width=24,
         ),
     ],

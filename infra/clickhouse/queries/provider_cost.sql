@@ -7,37 +7,13 @@
 -- pricing.billable = false; the first meta_free_per_month chargeable messages of a month
 -- (in send order) are free. Money in micros of the price tables' currency (USD).
 -- @param meta_free_per_month Int64 = 1000: Meta's monthly free tier, in messages
+-- Messages with their receipt facts: the `messages` view (migration 006).
 WITH
     -- Meta's price table as one array (it is small): (category, calling_code, price_micros).
     (
         SELECT groupArray((CAST(category AS String), calling_code, price_micros))
         FROM meta_prices FINAL
     ) AS price_table,
-    messages AS
-    (
-        -- One row per accepted message (send results and receipts grouped together by wamid).
-        SELECT
-            wamid,
-            anyIf(customer, is_send) AS customer,
-            anyIf(category, is_send) AS category,
-            minIf(ts_ms, is_send) AS sent_ms,
-            countIf(status IN ('delivered', 'read')) > 0 AS is_delivered,
-            countIf(billable = 0) > 0 AS marked_free
-        FROM
-        (
-            SELECT wamid_key AS wamid, true AS is_send, customer,
-                   CAST(category AS String) AS category, ts_ms, '' AS status,
-                   CAST(NULL AS Nullable(UInt8)) AS billable
-            FROM outbound_messages
-            WHERE outcome = 'accepted' AND wamid_key != ''
-            UNION ALL
-            SELECT wamid, false, '', '', ts_ms, CAST(status AS String),
-                   CAST(pricing_billable AS Nullable(UInt8))
-            FROM message_status
-        )
-        GROUP BY wamid
-        HAVING countIf(is_send) > 0
-    ),
     priced AS
     (
         SELECT
