@@ -107,24 +107,35 @@ BENCHES: tuple[Bench, ...] = (
     ),
     Bench(
         script="engagement.py",
-        quick=("--events", "100000", "--customers", "10000"),
+        quick=("--events", "100000", "--customers", "10000", "--baseline"),
         figures=(
             Figure(
                 label="confluent-kafka ceiling",
-                pattern=rf"ceiling .*?: {NUMBER} events/s",
+                pattern=rf"ceiling \(confluent.*?: {NUMBER} events/s",
+                goal="-",
+            ),
+            Figure(
+                label="engagement agent before",
+                pattern=rf"engagement agent before .*?: {NUMBER} events/s",
                 goal="-",
             ),
             Figure(
                 label="engagement agent",
-                pattern=rf"engagement agent .*?: {NUMBER} events/s",
-                goal="-",
+                pattern=rf"engagement agent \(Faust.*?: {NUMBER} events/s",
+                goal="≥ 20,000/s",
             ),
         ),
         ratios=(
             Ratio(
                 label="agent / ceiling", over="engagement agent", under="confluent-kafka ceiling"
             ),
+            Ratio(
+                label="agent after / before",
+                over="engagement agent",
+                under="engagement agent before",
+            ),
         ),
+        timeout_s=1800,  # the per-event baseline runs too
     ),
     Bench(
         script="throttle.py",
