@@ -25,7 +25,7 @@ import pyarrow
 import structlog
 
 from pipeline.errors import ReadOnlyQueryError, StoreError, StoreLockedError
-from pipeline.runtime.store_api import QueryResult
+from pipeline.runtime.store_api import INSERT_SETTINGS, QueryResult
 from pipeline.runtime.store_sql import checked_identifier, is_read_only_sql
 
 log = structlog.get_logger(__name__)
@@ -149,6 +149,22 @@ def _text_or_bytes(value: bytes | None) -> str | bytes | None:
         return value
 
 
+def arrow_insert_sql(
+    table: str, column_names: list[str], settings: Mapping[str, int] = INSERT_SETTINGS
+) -> str:
+    """INSERT of the Arrow table bound to the local ``wapipe_arrow_batch`` (see module doc)."""
+    columns = ", ".join(f"`{checked_identifier(name)}`" for name in column_names)
+    sql = (
+        f"INSERT INTO {checked_identifier(table)} ({columns}) "
+        f"SELECT {columns} FROM Python(wapipe_arrow_batch)"
+    )
+    if settings:
+        sql += " SETTINGS " + ", ".join(
+            f"{checked_identifier(k)} = {int(v)}" for k, v in settings.items()
+        )
+    return sql
+
+
 class ChdbStore:
     """A handle on the process's chDB session; ``read_only`` handles refuse every write."""
 
@@ -170,11 +186,7 @@ class ChdbStore:
         self._refuse_writes(f"insert into {table}")
         if batch.num_rows == 0:
             return 0
-        columns = ", ".join(f"`{checked_identifier(name)}`" for name in batch.column_names)
-        sql = (
-            f"INSERT INTO {checked_identifier(table)} ({columns}) "
-            f"SELECT {columns} FROM Python(wapipe_arrow_batch)"
-        )
+        sql = arrow_insert_sql(table, batch.column_names)
         # chDB resolves Python(wapipe_arrow_batch) by this local's name in this frame.
         wapipe_arrow_batch = batch
         engine = self._live()

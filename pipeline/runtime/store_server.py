@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow
 
 from pipeline.errors import ReadOnlyQueryError, StoreError
-from pipeline.runtime.store_api import QueryResult
+from pipeline.runtime.store_api import INSERT_SETTINGS, QueryResult
 from pipeline.runtime.store_sql import checked_identifier, is_read_only_sql
 
 
@@ -41,7 +41,9 @@ class ServerStore:
         if batch.num_rows == 0:
             return 0
         try:
-            self._client.insert_arrow(checked_identifier(table), batch)
+            self._client.insert_arrow(
+                checked_identifier(table), batch, settings=dict(INSERT_SETTINGS)
+            )
         except Exception as exc:
             raise StoreError(f"insert into {table} failed: {exc}") from exc
         return batch.num_rows
