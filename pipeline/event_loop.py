@@ -57,4 +57,7 @@ def install_policy(choice: str = "uvloop") -> str:
     import uvloop
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    # uvloop's policy, unlike asyncio's, does not make a main-thread loop on first
+    # ``get_event_loop()``; code that asks before a loop runs (Faust, mode) expects one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
     return "uvloop"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -65,3 +67,21 @@ def test_gc_tuning_freezes_what_exists_and_enlarges_the_young_generation() -> No
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_install_policy_gives_code_outside_a_loop_a_uvloop_main_loop() -> None:
+    # A fresh interpreter: the policy is process-wide, as in `wapipe run`.
+    script = (
+        "import asyncio\n"
+        "from pipeline import event_loop\n"
+        "print(event_loop.install_policy('uvloop'))\n"
+        "print(event_loop.loop_name(asyncio.get_event_loop()))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["uvloop", "uvloop"]
