@@ -166,9 +166,19 @@ BENCHES: tuple[Bench, ...] = (
         quick=("--insert-rows", "200000", "--events", "1000000"),
         figures=(
             Figure(
+                label="chDB insert before",
+                pattern=rf"inbound_messages, optimize_on_insert = 1 \(before\)\s+{NUMBER} rows/s",
+                goal="-",
+            ),
+            Figure(
                 label="chDB insert",
                 pattern=rf"inbound_messages\s+{NUMBER} rows/s",
                 goal="≥ 500,000 rows/s",
+            ),
+            Figure(
+                label="funnel by campaign, parts as loaded",
+                pattern=rf"funnel by campaign, \d+ parts as loaded\s+{NUMBER} ms",
+                goal="< 200 ms",
             ),
             Figure(
                 label="funnel by campaign",
@@ -179,6 +189,13 @@ BENCHES: tuple[Bench, ...] = (
                 label="funnel + attribution",
                 pattern=rf"funnel \+ replies \+ conversions\s+{NUMBER} ms",
                 goal="< 2,000 ms",
+            ),
+        ),
+        ratios=(
+            Ratio(
+                label="chDB insert after / before",
+                over="chDB insert",
+                under="chDB insert before",
             ),
         ),
     ),
