@@ -34,6 +34,7 @@ from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.runtime.faust_fetch_wait import FAUST_FETCH_WAIT_MS
 from pipeline.settings import Settings
 from tests.autoreply.stack import (
+    ROLES,
     autoreply_worker,
     inbound_text_webhook,
     reply_id,
@@ -150,18 +151,23 @@ def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figu
     batch = messages(total, numbers=args.numbers, run=run, first_customer=WARMUP_MESSAGES)
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         sandbox: SandboxProcess = start_sandbox()
-        worker: WorkerProcess | None = None
+        workers: list[WorkerProcess] = []
         try:
             asyncio.run(open_windows(sandbox.base_url, warmup + batch))
-            worker = autoreply_worker(
-                broker,
-                sandbox.base_url,
-                Path(tmp),
-                app_id=f"bench-autoreply-{run}",
-                WAPIPE_CONSUMER_FETCH_WAIT_MS=str(fetch_wait_ms),
-                WAPIPE_LOG_LEVEL="warning",
-            ).start(timeout_s=120)
-            url = worker.url + "/webhooks/whatsapp"
+            # --split: the sender in its own process and group (docs/sender.md, deployment).
+            for roles in ("ingest,autoreply", "sender") if args.split else (ROLES,):
+                workers.append(
+                    autoreply_worker(
+                        broker,
+                        sandbox.base_url,
+                        Path(tmp),
+                        app_id=f"bench-{roles.replace(',', '-')}-{run}",
+                        roles=roles,
+                        WAPIPE_CONSUMER_FETCH_WAIT_MS=str(fetch_wait_ms),
+                        WAPIPE_LOG_LEVEL="warning",
+                    ).start(timeout_s=120)
+                )
+            url = workers[0].url + "/webhooks/whatsapp"
             # Warm-up: partitions assigned, tables recovered, connections open.
             asyncio.run(post_at_rate(url, warmup, rate_per_s=10))
             wait_for_requests(sandbox, {reply_id(m.wamid) for m in warmup}, timeout_s=120)
@@ -170,7 +176,7 @@ def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figu
                 sandbox, {reply_id(m.wamid) for m in batch}, timeout_s=DRAIN_S
             )
         finally:
-            if worker is not None:
+            for worker in workers:
                 worker.stop()
             sandbox.stop()
     latencies = sorted(
@@ -211,11 +217,15 @@ def main() -> None:
         help="WAPIPE_CONSUMER_FETCH_WAIT_MS of the measured worker (default: the setting's)",
     )
     parser.add_argument(
+        "--split", action="store_true", help="the sender in a second worker process"
+    )
+    parser.add_argument(
         "--baseline", action="store_true", help=f"first measure Faust's {FAUST_FETCH_WAIT_MS} ms"
     )
     args = parser.parse_args()
     print(
-        f"{args.rate:g} inbound/s for {args.seconds:g} s over {args.numbers} numbers; "
+        f"{args.rate:g} inbound/s for {args.seconds:g} s over {args.numbers} numbers, "
+        f"{'two workers (ingest+autoreply, sender)' if args.split else 'one worker'}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )

@@ -150,6 +150,27 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),
     Bench(
+        script="autoreply_latency.py",
+        quick=("--seconds", "5", "--baseline"),
+        figures=(
+            Figure(
+                label="auto-reply p50 at 200/s",
+                pattern=rf"auto-reply \(consumer fetch wait \d+ ms\).*?p50 {NUMBER} ms",
+                goal="-",
+            ),
+            Figure(
+                label="auto-reply p99 at 200/s",
+                pattern=rf"auto-reply \(consumer fetch wait \d+ ms\).*?p99 {NUMBER} ms",
+                goal="< 100 ms",
+            ),
+            Figure(
+                label="auto-reply p99, Faust's fetch wait",
+                pattern=rf"baseline \(consumer fetch wait \d+ ms\).*?p99 {NUMBER} ms",
+                goal="-",
+            ),
+        ),
+    ),
+    Bench(
         script="campaigns.py",
         quick=("--customers", "20000"),
         figures=(

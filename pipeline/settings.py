@@ -59,11 +59,11 @@ class Settings(BaseSettings):
         0, ge=0, le=65535, description="Embedded broker port; 0 picks a free loopback port."
     )
     consumer_fetch_wait_ms: int = Field(
-        1500,
+        50,
         ge=1,
         le=10_000,
-        description="Longest wait of a worker's empty fetch. Tansu holds it to the end, so "
-        "each agent hop adds up to this much latency; lower costs idle broker CPU.",
+        description="Longest wait of a worker's empty fetch (Faust's own: 1500). Tansu holds "
+        "it to the end, so each agent hop adds up to this much latency; lower costs idle CPU.",
     )
 
     # --- ClickHouse --------------------------------------------------------------------------

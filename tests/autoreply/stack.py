@@ -86,13 +86,19 @@ def start_sandbox(**config: Any) -> SandboxProcess:
 
 
 def autoreply_worker(
-    broker: EmbeddedBroker, sandbox_url: str, data_dir: Path, *, app_id: str, **env: str
+    broker: EmbeddedBroker,
+    sandbox_url: str,
+    data_dir: Path,
+    *,
+    app_id: str,
+    roles: str = ROLES,
+    **env: str,
 ) -> WorkerProcess:
     return WorkerProcess(
         bootstrap=broker.bootstrap_servers,
-        data_dir=data_dir,
+        data_dir=data_dir / app_id,
         app_id=app_id,
-        roles=ROLES,
+        roles=roles,
         env=worker_env(sandbox_url, WAPIPE_AUTOREPLY_RULES_PATH=str(RULES_PATH), **env),
     )
 

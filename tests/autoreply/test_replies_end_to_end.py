@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from pipeline.agents.autoreply_rules import load_rules
 from pipeline.events import ConsentChange, OutboundCommand, SendResult
 from pipeline.runtime.broker import EmbeddedBroker
-from pipeline.topics import COMMANDS, CONSENT, RESULTS
+from pipeline.topics import COMMANDS, CONSENT, RESULTS, TopicSpec
 from tests.autoreply.stack import (
     RULES_PATH,
     autoreply_worker,
@@ -25,7 +26,8 @@ from tests.autoreply.stack import (
     start_sandbox,
     wait_for_requests,
 )
-from tests.sender.harness import SandboxProcess, TopicReader, command, produce_commands
+from tests.ingest.broker_reading import read_topic
+from tests.sender.harness import SandboxProcess, command, produce_commands
 from tests.support.workers import WorkerProcess
 
 pytestmark = pytest.mark.broker
@@ -53,6 +55,22 @@ def worker(
     ).start()
     yield proc
     proc.stop()
+
+
+def events(
+    broker: EmbeddedBroker, spec: TopicSpec, *, until: Callable[[list[Any]], bool]
+) -> list[Any]:
+    """The topic's events from the beginning, once ``until`` holds (no consumer group: a
+    group join on Tansu takes seconds)."""
+    pairs = read_topic(
+        broker.bootstrap_servers,
+        spec.name,
+        until=lambda s: until([e for _, e in s]),
+        timeout_s=WAIT_S,
+    )
+    found = [e for _, e in pairs]
+    assert until(found), f"{spec.name}: not there after {WAIT_S:.0f} s ({len(found)} events)"
+    return found
 
 
 def customer_writes(
@@ -95,13 +113,11 @@ def test_keywords_in_a_sentence_get_their_rule_reply(
         request = arrived[reply_id(wamid)]
         assert (request.wa_id, request.type, request.accepted) == (wa, "text", True)
     # The reply's text is the rule's, chosen by script and keyword.
-    commands = TopicReader(broker.bootstrap_servers, COMMANDS)
-    try:
-        found = commands.wait_for(
-            lambda ev: answered <= {c.command_id for c in ev}, timeout_s=WAIT_S
-        )
-    finally:
-        commands.close()
+    found = events(
+        broker,
+        COMMANDS,
+        until=lambda ev: answered <= {c.command_id for c in ev if isinstance(c, OutboundCommand)},
+    )
     bodies = {c.command_id: c for c in found if isinstance(c, OutboundCommand)}
     for wa, wamid in sent.items():
         verdict = expected[wa]
@@ -126,13 +142,9 @@ def test_stop_opts_out_confirms_and_skips_later_marketing(
     customer = "821055500010"
     wamid = customer_writes(worker, sandbox, customer, "STOP")
 
-    consent = TopicReader(bootstrap, CONSENT)
-    try:
-        changes = consent.wait_for(
-            lambda ev: any(c.event_id == f"keyword-{wamid}" for c in ev), timeout_s=WAIT_S
-        )
-    finally:
-        consent.close()
+    changes = events(
+        broker, CONSENT, until=lambda ev: any(c.event_id == f"keyword-{wamid}" for c in ev)
+    )
     [change] = [c for c in changes if isinstance(c, ConsentChange) and c.customer == customer]
     assert (change.consent, change.source) == ("opted_out", "keyword")
 
@@ -141,13 +153,11 @@ def test_stop_opts_out_confirms_and_skips_later_marketing(
 
     promo = command(customer, category="marketing", template_name="spring_sale", origin="campaign")
     produce_commands(bootstrap, [promo])
-    results = TopicReader(bootstrap, RESULTS)
-    try:
-        events = results.wait_for(
-            lambda ev: any(r.command_id == promo.command_id for r in ev), timeout_s=WAIT_S
-        )
-    finally:
-        results.close()
-    [result] = [r for r in events if isinstance(r, SendResult) and r.command_id == promo.command_id]
+    results = events(
+        broker, RESULTS, until=lambda ev: any(r.command_id == promo.command_id for r in ev)
+    )
+    [result] = [
+        r for r in results if isinstance(r, SendResult) and r.command_id == promo.command_id
+    ]
     assert (result.outcome, result.reason) == ("skipped", "opted-out")
     assert not [r for r in sandbox.requests() if r.biz_opaque_callback_data == promo.command_id]
