@@ -1,9 +1,15 @@
 """One lane per business number: priority order, pair-rate spacing and the token bucket.
 
-A lane grants *turns*: ``await lane.turn(command, ready_at_ms=…)`` returns when ``command``
-may be sent now, after recording the send in the number's :class:`TokenBucket` and pair-rate
-map. Each lane has its own runner task, so a number waiting for tokens (or a warm-up number
-sending one message every 2 s) never holds up another number's messages.
+A lane grants *turns*: ``release = await lane.turn(command, ready_at_ms=…)`` returns when
+``command`` may be sent now, after recording the send in the number's :class:`TokenBucket` and
+pair-rate map. Each lane has its own runner task, so a number waiting for tokens (or a warm-up
+number sending one message every 2 s) never holds up another number's messages.
+
+Every lane of a sender shares its :class:`Connections`: a turn is granted only with a free
+HTTP connection in hand (``release()`` gives it back after the answer). A granted request
+therefore leaves at once instead of queueing in the HTTP client's pool, whose bookkeeping grows
+with the queue (httpcore scans every queued request on each change: with hundreds queued it
+cost more than the sends) and whose queue would let departures bunch beyond the rate.
 
 Inside a lane the next turn goes to the best ready command by :func:`command_priority`
 (service replies before utility before marketing; richer customers first; then FIFO). A
@@ -23,13 +29,31 @@ from pipeline.events import OutboundCommand
 from pipeline.policy import BucketState, PairRate, PriorityKey, TokenBucket, command_priority
 
 ClockMs = Callable[[], int]
+Release = Callable[[], None]
 _PRUNE_EVERY = 1024
+
+
+def _no_release() -> None:
+    return None
+
+
+class Connections:
+    """The sender's HTTP connections, shared by its lanes (FIFO among waiting lanes)."""
+
+    def __init__(self, *, count: int | None) -> None:
+        self._slots = asyncio.Semaphore(count) if count is not None else None
+
+    async def acquire(self) -> Release:
+        if self._slots is None:
+            return _no_release
+        await self._slots.acquire()
+        return self._slots.release
 
 
 class _Ticket:
     __slots__ = ("command", "future", "key")
 
-    def __init__(self, command: OutboundCommand, future: asyncio.Future[None]) -> None:
+    def __init__(self, command: OutboundCommand, future: asyncio.Future[Release]) -> None:
         self.command = command
         self.future = future
         self.key: PriorityKey = command_priority(command)
@@ -38,10 +62,18 @@ class _Ticket:
 class NumberLane:
     """The send schedule of one business number."""
 
-    def __init__(self, *, bucket: TokenBucket, pair_rate: PairRate, clock_ms: ClockMs) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: TokenBucket,
+        pair_rate: PairRate,
+        clock_ms: ClockMs,
+        connections: Connections | None = None,
+    ) -> None:
         self._bucket = bucket
         self._pair_rate = pair_rate
         self._clock_ms = clock_ms
+        self._connections = connections or Connections(count=None)
         self._state = BucketState()
         self._last_sent_ms: dict[str, int] = {}
         self._ready: list[tuple[PriorityKey, int, _Ticket]] = []
@@ -59,9 +91,10 @@ class NumberLane:
     def queued(self) -> int:
         return len(self._ready) + len(self._waiting)
 
-    async def turn(self, command: OutboundCommand, *, ready_at_ms: int | None = None) -> None:
-        """Wait until ``command`` may be sent; the send is counted when this returns."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def turn(self, command: OutboundCommand, *, ready_at_ms: int | None = None) -> Release:
+        """Wait until ``command`` may be sent; the send is counted when this returns. Call the
+        returned ``release`` once the request is answered (it frees the connection)."""
+        future: asyncio.Future[Release] = asyncio.get_running_loop().create_future()
         ticket = _Ticket(command, future)
         if ready_at_ms is not None and ready_at_ms > self._clock_ms():
             heapq.heappush(self._waiting, (ready_at_ms, next(self._seq), ticket))
@@ -70,7 +103,12 @@ class NumberLane:
         self._wake.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="sender-lane")
-        await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                future.result()()  # granted as it was cancelled: give the connection back
+            raise
 
     def pair_allowed_at_ms(self, customer: str, now_ms: int) -> int:
         return self._pair_rate.allowed_at_ms(self._last_sent_ms.get(customer), now_ms)
@@ -100,18 +138,27 @@ class NumberLane:
 
     async def _run(self) -> None:
         while True:
-            wait_s = self._grant_one()
-            if wait_s is None:
+            if not self.queued:
                 return  # empty: the next turn() starts a new runner
+            # The connection first: a token taken while no connection is free would let the
+            # request wait, and waiting requests leave together (bunched beyond the rate).
+            release = await self._connections.acquire()
+            wait_s = self._grant_one(release)
+            if wait_s is None:
+                release()
+                return
             if wait_s > 0:
+                release()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
             else:
                 await asyncio.sleep(0)  # let the granted sender start before the next grant
 
-    def _grant_one(self) -> float | None:
-        """Grant the best ready turn; return 0 after a grant, the seconds to wait, or None."""
+    def _grant_one(self, release: Release) -> float | None:
+        """Grant the best ready turn, handing it ``release``; return 0 after a grant, else the
+        seconds to wait, or None (nothing queued); without a grant the caller keeps
+        ``release``."""
         now_ms = self._clock_ms()
         while self._waiting and self._waiting[0][0] <= now_ms:
             _, seq, ticket = heapq.heappop(self._waiting)
@@ -133,7 +180,7 @@ class NumberLane:
             self._state = state
             heapq.heappop(self._ready)
             self._last_sent_ms[customer] = now_ms
-            ticket.future.set_result(None)
+            ticket.future.set_result(release)
             self._grants += 1
             if self._grants % _PRUNE_EVERY == 0:
                 self._last_sent_ms = self._pair_rate.prune(self._last_sent_ms, now_ms)
@@ -146,17 +193,28 @@ class NumberLane:
 class Lanes:
     """The lanes of every business number this sender has seen."""
 
-    def __init__(self, *, bucket: TokenBucket, pair_rate: PairRate, clock_ms: ClockMs) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: TokenBucket,
+        pair_rate: PairRate,
+        clock_ms: ClockMs,
+        connections: int | None = None,
+    ) -> None:
         self._bucket = bucket
         self._pair_rate = pair_rate
         self._clock_ms = clock_ms
+        self._connections = Connections(count=connections)
         self._lanes: dict[str, NumberLane] = {}
 
     def for_number(self, business_number_id: str) -> NumberLane:
         lane = self._lanes.get(business_number_id)
         if lane is None:
             lane = NumberLane(
-                bucket=self._bucket, pair_rate=self._pair_rate, clock_ms=self._clock_ms
+                bucket=self._bucket,
+                pair_rate=self._pair_rate,
+                clock_ms=self._clock_ms,
+                connections=self._connections,
             )
             self._lanes[business_number_id] = lane
         return lane

@@ -119,6 +119,7 @@ class Sender:
             bucket=TokenBucket(profile=config.profile),
             pair_rate=config.pair_rate,
             clock_ms=clock.now_ms,
+            connections=config.http_connections,
         )
         self.stats = SenderStats()
         self._active: set[str] = set()
@@ -241,8 +242,13 @@ class Sender:
                         partition=partition,
                     )
                 )
-                await lane.turn(command)
-                decision = self._gate(command, self.clock.now_ms())
+                release = await lane.turn(command)
+                try:
+                    decision = self._gate(command, self.clock.now_ms())
+                    if decision.action == "send":
+                        attempt = await self.client.send(command)
+                finally:
+                    release()  # the HTTP connection, for the next turn of any number
                 if decision.action != "send":
                     # An opt-out or pause came while it queued; nothing was sent.
                     await self._finish(
@@ -253,7 +259,6 @@ class Sender:
                         attempts=attempts - 1,
                     )
                     return
-                attempt = await self.client.send(command)
             if attempt.accepted:
                 await self._finish(
                     command, partition, outcome="accepted", wamid=attempt.wamid, attempts=attempts
