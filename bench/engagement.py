@@ -351,6 +351,7 @@ def _child(out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     rate, drained, profiler = faust_run(*args, **kwargs)
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
     sys.stdout.flush()
     out.put((rate, drained))
 
