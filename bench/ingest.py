@@ -212,6 +212,7 @@ class Figures:
     cpu_ms_per_post: float
     broker_cpu_ms_per_post: float
     client_cpu_ms_per_post: float | None  # measured for the lean client only
+    cpu_ms_per_post_at_rate: float  # worker CPU per POST in phase 2 (fixed rate)
     latencies_s: list[float]
 
 
@@ -250,10 +251,14 @@ def measure(
         posts = max(rate * (time.perf_counter() - started), 1)
         cpu_ms_per_post = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / posts
         broker_ms_per_post = (cpu_s(broker_pid) - broker_before) * 1000 / posts
+        # CPU per POST at a fixed offered rate: comparable between workers, unlike phase 1,
+        # where a faster run also batches more records per produce request.
+        cpu_before = cpu_s(worker.proc.pid)
         if client == "lean":
             lat = lean_latency(url, seconds=args.seconds, rate_per_s=args.rate)
         else:
             lat = asyncio.run(latency(url, seconds=args.seconds, rate_per_s=args.rate))
+        cpu_ms_at_rate = (cpu_s(worker.proc.pid) - cpu_before) * 1000 / max(len(lat), 1)
     finally:
         worker.stop()
     return Figures(
@@ -261,6 +266,7 @@ def measure(
         cpu_ms_per_post=cpu_ms_per_post,
         broker_cpu_ms_per_post=broker_ms_per_post,
         client_cpu_ms_per_post=client_cpu_ms,
+        cpu_ms_per_post_at_rate=cpu_ms_at_rate,
         latencies_s=lat,
     )
 
@@ -311,7 +317,8 @@ def main() -> None:
             )
         print(
             f"latency{tag} at {args.rate:.0f} POST/s: p50 {percentile(lat, 0.50):.1f} ms, "
-            f"p99 {percentile(lat, 0.99):.1f} ms ({len(lat)} POSTs)"
+            f"p99 {percentile(lat, 0.99):.1f} ms ({len(lat)} POSTs); "
+            f"worker CPU {fig.cpu_ms_per_post_at_rate:.2f} ms per POST at this rate"
         )
 
 
