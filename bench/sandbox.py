@@ -269,6 +269,13 @@ def main() -> None:
             f"{result.failed} not accepted {result.failures or ''}; "
             f"server CPU {server_cpu_s * 1e6 / max(sends, 1):,.0f} µs per send"
         )
+        if kind == "lean":
+            client_us = result.client_cpu_s * 1e6 / max(sends, 1)
+            server_us = server_cpu_s * 1e6 / max(sends, 1)
+            print(
+                f"  load generator CPU {client_us:,.0f} µs per send; one free core for the "
+                f"server would serve ~{1e6 / max(server_us, 1):,.0f} sends/s"
+            )
     print(
         f"  last server's record: {counts['accepted']} accepted, {counts['emitted']} updates "
         f"emitted, {counts['posts']} webhook POSTs; webhooks {webhooks}"
