@@ -19,9 +19,6 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-#: The loops there are; the first is the default.
-LOOPS = ("uvloop", "asyncio")
-
 
 def loop_factory(choice: str = "uvloop") -> Callable[[], asyncio.AbstractEventLoop]:
     """A factory for new event loops of the chosen kind ("uvloop" or "asyncio")."""
