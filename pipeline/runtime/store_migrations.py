@@ -1,9 +1,10 @@
 """Ordered, idempotent schema migrations: ``infra/clickhouse/NNN_name.sql``.
 
-Each file is a script of ``;``-separated statements, all ``IF NOT EXISTS``, so re-running a
-file that failed half-way is safe. Applied file names are recorded in ``schema_migrations``;
-a file already recorded is skipped. Files are frozen once released: change the schema with a
-new file, never by editing an old one.
+Each file is a script of ``;``-separated statements that can each run twice (``IF NOT
+EXISTS``, ``IF EXISTS``, ``OR REPLACE``, backfills whose rows merge into the same facts), so
+re-running a file that failed half-way is safe. Applied file names are recorded in
+``schema_migrations``; a file already recorded is skipped. Files are frozen once released:
+change the schema with a new file, never by editing an old one.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def apply_migrations(store: Store, directory: Path = MIGRATIONS_DIR) -> list[str
             except StoreError as exc:
                 raise StoreError(
                     f"migration {path.name} failed at statement {number}: {exc}. Fix the file "
-                    "(statements must be IF NOT EXISTS) and start again"
+                    "(statements must be safe to run twice, e.g. IF NOT EXISTS) and start again"
                 ) from exc
         # The name matched _MIGRATION_NAME (digits, lower case, _), so it is safe to inline.
         store.command(f"INSERT INTO schema_migrations (name) VALUES ('{path.name}')")
