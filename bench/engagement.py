@@ -264,6 +264,36 @@ def register_bare(wapp: WapipeApp) -> None:
             stats.batches += 1
 
 
+def install_eager_drain() -> None:
+    """--eager-drain, a measurement only: Faust's consumer loop without its per-record
+    ``wait_first(callback(message), suspend_flow.wait())`` (two tasks and an asyncio.wait
+    per record), to size that part of Faust's floor. Not safe in production: it drops the
+    suspension on rebalance and the gap tracking of acked topics; the bench has neither."""
+    from faust.transport import consumer as faust_consumer
+
+    async def _drain_messages(self: Any, fetcher: Any) -> None:
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        while not (self._stopped.is_set() or fetcher._stopped.is_set()):
+            records = self.getmany(timeout=1.0)
+            await self.sleep(0)
+            if self.should_stop:
+                continue
+            since_yield = 0
+            async for tp, message in records:
+                since_yield += 1
+                if since_yield > 100:
+                    await asyncio.sleep(0)
+                    since_yield = 0
+                offset = message.offset
+                read = get_read_offset(tp)
+                if read is None or offset >= read:
+                    await self.callback(message)
+                    set_read_offset(tp, offset)
+
+    faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
+
+
 def faust_run(
     bootstrap: str,
     n: int,
@@ -273,11 +303,15 @@ def faust_run(
     profile: bool,
     batch_max: int,
     bare: bool = False,
+    eager_drain: bool = False,
     batch_s: float,
     conf: dict[str, int],
 ) -> tuple[float, float, Any]:
     """One in-process worker from the start of the topics: (events/s, drained events/s)."""
     from pipeline.runtime.worker import run_worker
+
+    if eager_drain:
+        install_eager_drain()
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engagement-"))
     settings = Settings(
@@ -389,6 +423,11 @@ def main() -> None:
     parser.add_argument(
         "--bare", action="store_true", help="also run a Faust agent that only counts (the floor)"
     )
+    parser.add_argument(
+        "--eager-drain",
+        action="store_true",
+        help="measurement only: Faust's consumer loop without its per-record wait_first",
+    )
     args = parser.parse_args()
 
     broker = None if args.bootstrap else EmbeddedBroker().__enter__()
@@ -426,12 +465,15 @@ def main() -> None:
                 batch_max=args.batch_max,
                 batch_s=args.batch_s,
                 conf=conf,
+                eager_drain=args.eager_drain,
             )
             label = {
                 "before": "engagement agent before",
                 "bare": "bare Faust agent, counting only",
                 "after": "engagement agent",
             }[kind]
+            if args.eager_drain:
+                label += " [eager drain, measurement only]"
             print(
                 f"{label} (Faust, one worker): {rate:,.0f} events/s; "
                 f"drained {drained:,.0f} events/s; {load()}"
