@@ -11,10 +11,14 @@ Measured in issue 6's benchmark, that per-message path cost more than the whole 
 * the partition is the caller's: for co-partitioned, customer-keyed topics the key's source
   partition *is* its partition in the changelog and the output topic (murmur2, design.md
   §3a), so nothing is hashed again;
-* :meth:`flush` is awaited at the end of the batch, before Faust acks it. The records are
-  then in aiokafka's accumulator, and Faust flushes the producer before it commits offsets:
-  at-least-once, like ``send_soon``. Records are sent in the order they were added, so two
-  agents sharing one output (the fold and the sweep) keep per-key order.
+* :meth:`flush` is awaited at the end of the batch, before Faust acks it. Outputs before
+  state: it sends the output records (TagChanges), waits for the broker's acks, and only
+  then sends the changelog records that remember them as published (the order
+  pipeline/agents/acked_output.py explains: a SIGKILL in between can repeat outputs, never
+  lose them). The changelog records are then in aiokafka's accumulator, and Faust flushes
+  the producer before it commits offsets. Records of one kind are sent in the order they
+  were added, under one lock, so two agents sharing one output (the fold and the sweep) keep
+  per-key order. One round trip per batch, not per record.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ class BatchOutput:
     def __init__(self, app: faust.App, *, partitions: int) -> None:
         self.app = app
         self.partitions = partitions
-        self._pending: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
+        self._outputs: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
+        self._changelog: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
         self._checked: set[str] = set()
         self._lock = asyncio.Lock()
         self.records = 0  # sent so far, for benchmarks
@@ -43,31 +48,44 @@ class BatchOutput:
         """``table[key] = value`` with its changelog record sent at the next :meth:`flush`."""
         table.data[key] = value  # the store, without Faust's per-key changelog send
         encoded = codecs.dumps(table.value_serializer, value)
-        self.add(table.changelog_topic.get_topic_name(), key, encoded, partition=partition)
+        topic = table.changelog_topic.get_topic_name()
+        self._changelog[(topic, partition)].append((key.encode("utf-8"), encoded))
 
     def add(self, topic: str, key: str, value: bytes, *, partition: int) -> None:
-        self._pending[(topic, partition)].append((key.encode("utf-8"), value))
+        """An output record (already encoded), sent at the next :meth:`flush`."""
+        self._outputs[(topic, partition)].append((key.encode("utf-8"), value))
 
     async def flush(self) -> None:
-        """Hand everything added so far to the producer, one batch per topic-partition."""
+        """Send the outputs and wait for their acks, then send the changelog records."""
         async with self._lock:
-            pending, self._pending = self._pending, defaultdict(list)
-            if not pending:
+            outputs, self._outputs = self._outputs, defaultdict(list)
+            changelog, self._changelog = self._changelog, defaultdict(list)
+            if not outputs and not changelog:
                 return
             producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
-            for topic in {t for t, _ in pending} - self._checked:
+            for topic in {t for t, _ in (*outputs, *changelog)} - self._checked:
                 await self._check_partitions(producer, topic)
-            for (topic, partition), records in pending.items():
-                batch = producer.create_batch()
-                for key, value in records:
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        await producer.send_batch(batch, topic, partition=partition)
-                        self.batches += 1
-                        batch = producer.create_batch()
-                        batch.append(key=key, value=value, timestamp=None)
-                await producer.send_batch(batch, topic, partition=partition)
-                self.batches += 1
-                self.records += len(records)
+            acks = await self._send(producer, outputs)
+            if acks:
+                await asyncio.gather(*acks)
+            await self._send(producer, changelog)
+
+    async def _send(
+        self, producer: Any, pending: dict[tuple[str, int], list[tuple[bytes, bytes]]]
+    ) -> list[asyncio.Future[Any]]:
+        """One aiokafka batch per topic-partition (more if one fills); their ack futures."""
+        acks: list[asyncio.Future[Any]] = []
+        for (topic, partition), records in pending.items():
+            batch = producer.create_batch()
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    acks.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+            acks.append(await producer.send_batch(batch, topic, partition=partition))
+            self.records += len(records)
+        self.batches += len(acks)
+        return acks
 
     async def _check_partitions(self, producer: Any, topic: str) -> None:
         # Records go to the key's source partition: only right if the topic has as many.
