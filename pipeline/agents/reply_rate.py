@@ -24,6 +24,7 @@ import faust
 import structlog
 
 from pipeline import topics
+from pipeline.agents.acked_output import publish_acked, store_acked
 from pipeline.agents.batches import event_batches, group_by_key
 from pipeline.agents.state_codec import use_state_codec
 from pipeline.app import WapipeApp
@@ -155,11 +156,17 @@ def register(wapp: WapipeApp) -> None:
     alarms_out = wapp.topic(topics.ALARMS)
     control_out = wapp.topic(topics.CAMPAIGNS)
 
+    # Each batch publishes its facts, alarms and pauses, and only then writes the state that
+    # records them as published: a crash in between repeats them, never loses them
+    # (pipeline/agents/acked_output.py).
+
     @app.agent(source, name="reply-rate-attribution")
     async def attribute_replies(stream: faust.StreamT[Any]) -> None:
         async for batch in event_batches(
             stream, max_events=settings.engagement_batch_max, within_s=settings.engagement_batch_s
         ):
+            states: dict[str, CustomerMessages] = {}
+            facts: list[tuple[str, RateFactRecord]] = []
             for customer, (_, values) in group_by_key(batch).items():
                 before = per_customer.get(customer) or CustomerMessages()
                 state = before
@@ -167,17 +174,19 @@ def register(wapp: WapipeApp) -> None:
                     state = fold_customer(state, value)
                 if state == before:
                     continue  # redelivered: nothing new to say
-                state, facts = publish(state, window_ms=policy.window_ms)
+                state, published = publish(state, window_ms=policy.window_ms)
                 if state.watermark_ms is not None:
                     state = forget_before(state, state.watermark_ms - 3 * policy.window_ms)
-                per_customer[customer] = state
-                for fact in facts:
-                    facts_topic.send_soon(
-                        key=fact.scope,
-                        value=RateFactRecord(
-                            scope=fact.scope, wamid=fact.wamid, kind=fact.kind, ts_ms=fact.ts_ms
-                        ),
+                states[customer] = state
+                facts += [
+                    (
+                        f.scope,
+                        RateFactRecord(scope=f.scope, wamid=f.wamid, kind=f.kind, ts_ms=f.ts_ms),
                     )
+                    for f in published
+                ]
+            await publish_acked(facts_topic, facts)
+            await store_acked(per_customer, states)
 
     @app.agent(facts_topic, name="reply-rate-windows")
     async def judge_rate_windows(stream: faust.StreamT[RateFactRecord]) -> None:
@@ -194,18 +203,22 @@ def register(wapp: WapipeApp) -> None:
                     ts_ms=record.ts_ms,
                 )
                 touched[record.scope] = apply_fact(window, fact)
+            alarms: list[tuple[str, Alarm]] = []
+            controls: list[tuple[str, CampaignControl]] = []
             for scope, window in touched.items():
-                window, transitions = judge(window, policy)
-                per_scope[scope] = window
+                touched[scope], transitions = judge(window, policy)
                 for t in transitions:
                     limits = policy.thresholds(t.kind)
                     threshold = limits.fire_below if t.firing else limits.resolve_at
                     alarm = alarm_for(scope, t, threshold)
-                    alarms_out.send_soon(key=alarm.alarm_id, value=alarm)
+                    alarms.append((alarm.alarm_id, alarm))
                     log.info("alarm." + alarm.state, kind=alarm.kind, scope=scope, ts_ms=t.at_ms)
                     control = campaign_control(scope, alarm)
                     if control is not None:
-                        control_out.send_soon(key=control.campaign_id, value=control)
+                        controls.append((control.campaign_id, control))
+            await publish_acked(alarms_out, alarms)
+            await publish_acked(control_out, controls)
+            await store_acked(per_scope, touched)
 
 
 __all__ = [

@@ -146,9 +146,9 @@ def test_two_replays_from_scratch_give_identical_tags_and_alarm_sequences(
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="intermittent (issue 6, being fixed): a SIGKILL between a table write and the "
-    "facts/alarms of the same batch reaching the broker loses them (the recovered state says "
-    "they were published)",
+    reason="intermittent (issue 6 report): in about 2 of 14 runs the restarted worker stopped "
+    "committing some input partitions within 90 s (not yet diagnosed); tags and alarms matched "
+    "in every run that caught up",
 )
 def test_a_sigkill_midway_gives_identical_tags_and_alarm_sequences(
     first_replay: tuple[Any, Any], tmp_path: Path
