@@ -147,6 +147,11 @@ BENCHES: tuple[Bench, ...] = (
                 pattern=rf"busiest one-second window {NUMBER}",
                 goal="≤ limit",
             ),
+            Figure(
+                label="sender CPU per command",
+                pattern=rf"sender CPU {NUMBER} ms per command",
+                goal="-",
+            ),
         ),
     ),
     Bench(

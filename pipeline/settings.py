@@ -132,7 +132,11 @@ class Settings(BaseSettings):
         20, ge=0, le=1000, description="Added to the 1 s rate window to absorb network jitter."
     )
     whatsapp_http_connections: int = Field(
-        8, ge=1, le=1000, description="Pooled HTTP connections of the sender to the Cloud API."
+        64,
+        ge=1,
+        le=1000,
+        description="Pooled HTTP connections of the sender to the Cloud API; over HTTP/1.1 also "
+        "the sends in flight at once (keep it above the summed rate × round trip).",
     )
     whatsapp_send_timeout_s: float = Field(
         10.0, gt=0, le=120, description="Timeout of one send request to the Cloud API."

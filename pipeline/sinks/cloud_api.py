@@ -104,6 +104,7 @@ class CloudApiClient:
     ) -> None:
         self._config = config
         http2 = _http2_available() and config.base_url.startswith("https://")
+        self._http2 = http2
         if transport is None and not http2:
             # httpcore's HTTP/1.1 pool cost ~3x the CPU per send (aiohttp_transport.py).
             transport = AiohttpTransport(max_connections=config.http_connections)
@@ -120,6 +121,12 @@ class CloudApiClient:
             http2=http2,
             transport=transport,
         )
+
+    @property
+    def request_slots(self) -> int | None:
+        """Requests that can be under way at once: one per connection over HTTP/1.1, no
+        limit of ours over HTTP/2 (streams share a connection)."""
+        return None if self._http2 else self._config.http_connections
 
     def path_for(self, command: OutboundCommand) -> str:
         return f"/{self._config.api_version}/{command.business_number_id}/messages"

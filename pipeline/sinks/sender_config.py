@@ -49,7 +49,7 @@ class SenderConfig:
     profile: ThroughputProfile
     pair_rate: PairRate = PAIR_RATE
     retry: RetryPolicy = DEFAULT_RETRY_POLICY
-    http_connections: int = 8
+    http_connections: int = 64
     http_timeout_s: float = 10.0
     #: Waits up to this long are held in memory; longer ones go to the deferral table and the
     #: command's offset is released (a 12 h send-window wait must not pin the partition).
