@@ -146,8 +146,8 @@ def test_two_replays_from_scratch_give_identical_tags_and_alarm_sequences(
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=False,
-    reason="intermittent (issue 6 report): in about 2 of 14 runs the restarted worker stopped "
-    "committing some input partitions within 90 s (not yet diagnosed); tags and alarms matched "
+    reason="intermittent (issue 6 report, docs/agents.md): in about 3 of 17 runs the restarted "
+    "worker stopped making progress after recovery (not yet diagnosed); tags and alarms matched "
     "in every run that caught up",
 )
 def test_a_sigkill_midway_gives_identical_tags_and_alarm_sequences(
