@@ -23,6 +23,7 @@ import structlog
 
 from pipeline import topics
 from pipeline.agents.autoreply_rules import RuleBook, Verdict, load_rules
+from pipeline.agents.state_codec import use_utf8_keys
 from pipeline.app import WapipeApp
 from pipeline.errors import ConfigError
 from pipeline.events import ConsentChange, InboundMessage, OutboundCommand
@@ -115,6 +116,7 @@ def register(wapp: WapipeApp) -> None:
         partitions=wapp.settings.kafka_partitions,
         schema=faust.Schema(key_type=str, key_serializer="utf8", value_serializer="json"),
     )
+    use_utf8_keys(cooldowns)
     commands = wapp.topic(topics.COMMANDS)
     consent = wapp.topic(topics.CONSENT)
 

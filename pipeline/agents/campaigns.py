@@ -32,6 +32,7 @@ import structlog
 from confluent_kafka import KafkaException, Producer
 
 from pipeline import topics
+from pipeline.agents.state_codec import use_utf8_keys
 from pipeline.app import WapipeApp
 from pipeline.campaigns.audience import AudienceRow, fold
 from pipeline.campaigns.budget import budget_share_micros
@@ -62,6 +63,7 @@ def register(wapp: WapipeApp) -> None:
         use_partitioner=True,
         schema=faust.Schema(key_type=str, key_serializer="utf8", value_serializer="json"),
     )
+    use_utf8_keys(audience)  # the partitioner must hash the key the producers hashed
     source = app.topic(
         *(spec.name for spec in AUDIENCE_SOURCES), key_serializer="utf8", value_serializer="avro"
     )

@@ -180,8 +180,20 @@ def use_state_codec(table: Any) -> None:
     changelog (issue 6). Rebuild the topic with the serializers the writes use.
     """
     register_state_codec()
-    table.key_serializer = "utf8"
     table.value_serializer = "state-json"
+    use_utf8_keys(table)
+
+
+def use_utf8_keys(table: Any) -> None:
+    """Make ``table`` write its keys to the changelog as the producers of its source did.
+
+    Faust's default for ``str`` keys is ``json``, so the changelog key of ``123`` is ``"123"``
+    (quoted). A table with ``use_partitioner=True`` lets the producer hash that key: the
+    quotes sent 150 of 200 customers to another partition than their source events, which
+    breaks "changelog partition = source partition" as soon as two workers share the
+    partitions. The changelog topic is rebuilt so recovery decodes what the writes encode.
+    """
+    table.key_serializer = "utf8"
     table.changelog_topic = table._new_changelog_topic()
 
 
@@ -203,4 +215,5 @@ __all__ = [
     "register_state_codec",
     "to_plain",
     "use_state_codec",
+    "use_utf8_keys",
 ]
