@@ -11,9 +11,9 @@
               └─ error: classify ── retry ────────► back to the lane at the back-off time
                                  └─ stop ─────────► SendResult rejected (+ opt-out on 131050)
 
-The done mark and the SendResult are produced together and awaited before the command's
-offset is acknowledged, so every command ends in exactly one result (docs/sender.md says
-what the remaining microsecond window means).
+The SendResult, then the done mark, are produced and awaited before the command's offset is
+acknowledged; a crash between the two is settled at restart from the results topic, so every
+command ends in exactly one result (docs/sender.md).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from pipeline.sinks.command_ledger import (
     DeferralBook,
     command_to_json,
 )
+from pipeline.sinks.published_results import PublishedResults
 from pipeline.sinks.replicated_views import CampaignPauses, ConsentView
 from pipeline.sinks.send_evidence import SendEvidence
 from pipeline.sinks.send_lanes import Lanes
@@ -104,6 +105,7 @@ class Sender:
         publisher: Publisher,
         clock: Clock,
         rng: random.Random | None = None,
+        results: PublishedResults | None = None,
     ) -> None:
         self.config = config
         self.client = client
@@ -115,6 +117,7 @@ class Sender:
         self.publisher = publisher
         self.clock = clock
         self.rng = rng or random.Random()
+        self.results = results
         self.lanes = Lanes(
             bucket=TokenBucket(profile=config.profile),
             pair_rate=config.pair_rate,
@@ -238,7 +241,7 @@ class Sender:
                 await (
                     await self.ledger.put(
                         command.command_id,
-                        {"state": IN_FLIGHT, "attempts": attempts},
+                        {"state": IN_FLIGHT, "attempts": attempts, "at_ms": self.clock.now_ms()},
                         partition=partition,
                     )
                 )
@@ -330,6 +333,15 @@ class Sender:
 
     async def _after_crash(self, command: OutboundCommand, partition: int, attempts: int) -> None:
         """A send was under way when the worker died: never resend, settle it from evidence."""
+        entry = self.ledger.get(command.command_id) or {}
+        if self.results is not None and await self.results.published(
+            command.command_id, since_ms=int(entry.get("at_ms", 0))
+        ):
+            # Its SendResult reached the broker and its done mark did not (published_results.py).
+            self.stats.duplicates += 1
+            done = {"state": DONE, "outcome": "published-before-crash"}
+            await (await self.ledger.put(command.command_id, done, partition=partition))
+            return
         self.stats.crash_resolved += 1
         wamid = await self.evidence.wait_for(
             command.command_id, timeout_s=self.config.crash_evidence_wait_ms / 1000
@@ -429,11 +441,10 @@ class Sender:
             ts_ms=self.clock.now_ms(),
         )
         done = {"state": DONE, "outcome": outcome, "wamid": wamid}
-        # Both records are queued in the same loop turn so they share one produce request;
-        # a crash between them is the residual window docs/sender.md describes.
-        marked, produced = await asyncio.gather(
-            self.ledger.put(command.command_id, done, partition=partition),
-            self.publisher.result(result),
-        )
-        await asyncio.gather(marked, produced)
+        # The result first, durable, then the done mark: a crash between them leaves a result
+        # and an in-flight mark, which the restart settles by finding the result on its topic
+        # (published_results.py). Sent together, a crash could also keep the done mark and
+        # lose the result: a command without its SendResult.
+        await (await self.publisher.result(result))
+        await (await self.ledger.put(command.command_id, done, partition=partition))
         self.stats.count(outcome)

@@ -30,6 +30,7 @@ from pipeline.events import ConsentChange, DeliveryReceipt, OutboundCommand, Sen
 from pipeline.sinks.cloud_api import CloudApiClient
 from pipeline.sinks.command_ledger import CommandLedger, DeferralBook
 from pipeline.sinks.offset_acks import InOrderAcks
+from pipeline.sinks.published_results import PublishedResults
 from pipeline.sinks.replicated_views import (
     CampaignPauses,
     ConsentView,
@@ -88,6 +89,7 @@ def register(wapp: WapipeApp) -> None:
         evidence=evidence,
         publisher=KafkaPublisher(wapp),
         clock=wapp.clock,
+        results=PublishedResults(bootstrap=wapp.bootstrap),
     )
     wapp.extras["sender"] = sender
     app.service(consent_replica(wapp.bootstrap, consent))  # type: ignore[arg-type]

@@ -17,9 +17,10 @@ from tests.sender.harness import SandboxProcess, TopicReader, command, produce_c
 from tests.sender.rate_windows import busiest_window, closest_pair_gap_s
 from tests.support.workers import WorkerProcess
 
-# Scaled down from the 10,000 at 80/s: this machine is shared, and a sender worker
-# here reaches ~90 commands/s end to end (docs/benchmarks.md, "Sender"). The checks are the
-# same at any rate: no window above the limit, most of it used.
+# Scaled down from the 10,000 at 80/s: this machine is shared (load averages of 10-25
+# on 2 cores while the suite runs), and the sender's CPU per command sets its rate under such
+# load (docs/benchmarks.md, "Sender"). The checks are the same at any rate: no window above
+# the limit, most of it used.
 RATE_PER_S = 50
 BACKLOG = 1_500
 #: Measured here under a load average of 6 on 2 cores: up to 62 arrivals in one second at
@@ -123,7 +124,10 @@ def test_sigkill_mid_backlog_sends_each_command_at_most_once(
 
     mine = [r for r in results.events if r.command_id in ids]
     per_command = Counter(r.command_id for r in mine)
-    assert max(per_command.values()) == 1, per_command.most_common(3)
+    twice = {c for c, n in per_command.items() if n > 1}
+    assert not twice, [
+        (r.command_id, r.outcome, r.reason, r.wamid) for r in mine if r.command_id in twice
+    ]
     accepted_requests = [r for r in sandbox.requests(accepted=True) if r.phone_number_id == number]
     sends = Counter(r.biz_opaque_callback_data for r in accepted_requests)
     assert max(sends.values()) == 1, f"sent twice: {[c for c, n in sends.items() if n > 1][:3]}"
