@@ -3,7 +3,9 @@
 Tags are judged at a per-customer instant that only moves forward: the latest event time
 folded, or a sweep tick's time (the injectable clock, design.md §4). Late events still update
 the state but never move tags back in time, so replaying the same events, in any order and in
-any batches, ends at the same tags (issue 6). A batch of events for one customer is folded
+any batches, ends at the same state and tags (issue 6); when late events change the tags at an
+instant already judged, the change is published 1 ms later, so no two changes of a customer
+share an id (tag, change, instant). A batch of events for one customer is folded
 first and judged once (work per batch, issue 6's benchmark): intermediate tags inside one
 batch are not published, only the net change with its reason.
 """
@@ -44,6 +46,13 @@ def _judge(
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     at = at_ms if customer.judged_ms is None else max(customer.judged_ms, at_ms)
     tags = compute_tags(state, at, th)
+    if tags != customer.tags and at == customer.judged_ms:
+        # Late events moved the tags at an instant already judged. A change's id is (customer,
+        # tag, change, time), and readers deduplicate on it: a tag flipping back at the same
+        # instant would repeat an earlier change's id and be dropped downstream. Published
+        # change instants therefore strictly increase, one millisecond at a time.
+        at += 1
+        tags = compute_tags(state, at, th)
     deltas: list[TagDelta] = []
     if tags != customer.tags:
         # Wording reasons is most of a judgement's cost: only for customers whose tags moved.
