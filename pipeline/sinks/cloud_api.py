@@ -8,6 +8,7 @@ only moves bytes. Branch on the error body's numeric ``code``, never on the HTTP
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,6 +87,11 @@ def read_send_response(http_status: int, body: bytes) -> SendAttempt:
                 detail=str(error.get("message", ""))[:200],
             )
     return SendAttempt(http_status=http_status, detail=f"unexpected answer (HTTP {http_status})")
+
+
+# httpx logs every request at INFO: one formatted JSON line per send, and the URL names the
+# business number. The sender logs what matters (retries, failures) itself.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _http2_available() -> bool:
