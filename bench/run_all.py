@@ -227,7 +227,7 @@ BENCHES: tuple[Bench, ...] = (
     ),
     Bench(
         script="soak.py",
-        quick=("--minutes", "3"),
+        quick=("--minutes", "5", "--customers", "500"),
         figures=(
             Figure(label="soak RSS growth", pattern=r"\(([+-][\d.]+)%, limit", goal="< +10%"),
         ),

@@ -19,6 +19,10 @@ class FaultScale:
     events_per_post: int
     timeout_s: float  # longest wait for the pipeline to settle after the fault
     stream_s: float  # how long the stream's first attempts are spread over
+    # How long a restarted sender waits for a status webhook naming an in-flight command.
+    # At full size dozens of sends are in flight at a kill, and their statuses come back
+    # only on the sandbox's next callback retry after the restart (back-off up to 30 s).
+    evidence_wait_s: float
 
 
 SCALES = {
@@ -30,6 +34,7 @@ SCALES = {
         events_per_post=5,
         timeout_s=90,
         stream_s=25,
+        evidence_wait_s=5,
     ),
     "full": FaultScale(
         name="full",
@@ -39,6 +44,7 @@ SCALES = {
         events_per_post=20,
         timeout_s=900,
         stream_s=300,
+        evidence_wait_s=45,
     ),
 }
 

@@ -24,6 +24,7 @@ from tests.agents.streams import read_all
 from tests.agents.world import final_tags
 from tests.faults.feeder import wait_until
 from tests.faults.mixed_stream import APP_SECRET, PURCHASES_KEY, MixedStream
+from tests.faults.scale import fault_scale
 from tests.sender.harness import SandboxThread, produce_commands
 from tests.support.workers import WorkerProcess
 
@@ -84,8 +85,9 @@ class FaultStack:
                 else self.sandbox.base_url
             ),
             # Long enough for a late-answered send's "sent" status to come back through
-            # ingest and Kafka (test_sandbox_late_answers), short enough for fast restarts.
-            "WAPIPE_SENDER_CRASH_EVIDENCE_WAIT_S": "5",
+            # ingest and Kafka (test_sandbox_late_answers), short enough for fast restarts;
+            # at full size see FaultScale.evidence_wait_s.
+            "WAPIPE_SENDER_CRASH_EVIDENCE_WAIT_S": f"{fault_scale().evidence_wait_s:g}",
             "WAPIPE_INGEST_ACK_TIMEOUT_S": "2",
             **(env or {}),
         }
