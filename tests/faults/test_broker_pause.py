@@ -36,9 +36,13 @@ def test_hung_broker_gets_503s_and_the_retries_land_once(stack: FaultStack) -> N
     )
     stack.start()
     stack.send(stream)
-    feeder = Feeder(stack.url, stream.posts).start()
+    # Paced, so posts are still arriving while the broker hangs: unpaced, the faster ingest
+    # had accepted the whole small stream before the pause began.
+    feeder = Feeder(stack.url, stream.posts, rate_per_s=len(stream.posts) / SCALE.stream_s).start()
     wait_until(
-        lambda: feeder.accepted >= 0.3 * len(stream.posts), timeout_s=60, what="30% accepted"
+        lambda: feeder.accepted >= 0.3 * len(stream.posts),
+        timeout_s=SCALE.stream_s,
+        what="30% accepted",
     )
     pid = stack.broker.pid
     assert pid is not None
