@@ -6,6 +6,9 @@
                the request leaves, so a worker killed mid-request finds it at restart
     waiting    a send attempt failed and a retry is scheduled (nothing is out there)
     deferred   parked in :class:`DeferralBook` until it is due (offset released)
+    finishing  a SendResult is being produced for a command with no send out there (skipped,
+               expired, rejected before any request); after a crash the results topic says
+               whether it made it: if so the command is done, else it is gated again
     done       the one SendResult was produced; a redelivered copy is dropped
 
 ``DeferralBook`` (table ``sender-deferred``) holds the commands that wait longer than a lane
@@ -30,6 +33,7 @@ from pipeline.events import OutboundCommand
 IN_FLIGHT = "in_flight"
 WAITING = "waiting"
 DEFERRED = "deferred"
+FINISHING = "finishing"
 DONE = "done"
 
 _SCHEMA: faust.Schema = faust.Schema(key_type=str, key_serializer="utf8", value_serializer="json")

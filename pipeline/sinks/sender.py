@@ -2,6 +2,7 @@
 
     ledger says done ─────────────────────────────► drop the copy (its result exists)
     ledger says in_flight (a crash cut a send) ───► status names it? accepted : rejected
+    ledger says finishing (a crash cut a result) ─► result on its topic? done : gate again
     gate: skip / expired ─────────────────────────► SendResult skipped / expired
     gate: defer beyond inline_wait_max_ms ────────► DeferralBook, offset released
     lane turn (priority, pair rate, token bucket)
@@ -44,6 +45,7 @@ from pipeline.sinks.cloud_api import CloudApiClient, SendAttempt
 from pipeline.sinks.command_ledger import (
     DEFERRED,
     DONE,
+    FINISHING,
     IN_FLIGHT,
     WAITING,
     CommandLedger,
@@ -180,6 +182,10 @@ class Sender:
                 return
             if state == IN_FLIGHT:
                 await self._after_crash(command, partition, attempts)
+                return
+            if state == FINISHING and await self._result_published(command):
+                # Nothing was sent; its result made it and its done mark did not.
+                await self._mark_done_after_crash(command, partition)
                 return
             if state == DEFERRED:
                 parked = self.deferrals.get(command_id)
@@ -333,14 +339,9 @@ class Sender:
 
     async def _after_crash(self, command: OutboundCommand, partition: int, attempts: int) -> None:
         """A send was under way when the worker died: never resend, settle it from evidence."""
-        entry = self.ledger.get(command.command_id) or {}
-        if self.results is not None and await self.results.published(
-            command.command_id, since_ms=int(entry.get("at_ms", 0))
-        ):
+        if await self._result_published(command):
             # Its SendResult reached the broker and its done mark did not (published_results.py).
-            self.stats.duplicates += 1
-            done = {"state": DONE, "outcome": "published-before-crash"}
-            await (await self.ledger.put(command.command_id, done, partition=partition))
+            await self._mark_done_after_crash(command, partition)
             return
         self.stats.crash_resolved += 1
         wamid = await self.evidence.wait_for(
@@ -363,6 +364,19 @@ class Sender:
                 reason=IN_FLIGHT_AT_CRASH,
                 attempts=attempts,
             )
+
+    async def _result_published(self, command: OutboundCommand) -> bool:
+        """Whether the results topic has this command's SendResult (asked after a crash only:
+        the ledger entry's ``at_ms`` bounds how far back to read)."""
+        if self.results is None:
+            return False
+        entry = self.ledger.get(command.command_id) or {}
+        return await self.results.published(command.command_id, since_ms=int(entry.get("at_ms", 0)))
+
+    async def _mark_done_after_crash(self, command: OutboundCommand, partition: int) -> None:
+        self.stats.duplicates += 1
+        done = {"state": DONE, "outcome": "published-before-crash"}
+        await (await self.ledger.put(command.command_id, done, partition=partition))
 
     async def _opted_out(self, command: OutboundCommand, now_ms: int) -> None:
         change = ConsentChange(
@@ -445,6 +459,12 @@ class Sender:
         # and an in-flight mark, which the restart settles by finding the result on its topic
         # (published_results.py). Sent together, a crash could also keep the done mark and
         # lose the result: a command without its SendResult.
+        if self.ledger.state(command.command_id) != IN_FLIGHT:
+            # No in-flight mark (a skip, an expiry, a rejection before any request): without
+            # this one a crash before the done mark would gate the command again and publish
+            # a second result. Not on the path of a send, which is in flight here already.
+            finishing = {"state": FINISHING, "attempts": attempts, "at_ms": self.clock.now_ms()}
+            await (await self.ledger.put(command.command_id, finishing, partition=partition))
         await (await self.publisher.result(result))
         await (await self.ledger.put(command.command_id, done, partition=partition))
         self.stats.count(outcome)
