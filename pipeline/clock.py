@@ -12,12 +12,19 @@ from typing import Protocol
 class Clock(Protocol):
     def now_ms(self) -> int: ...
 
+    def real_seconds(self, ms: float) -> float:
+        """How long to sleep, in real seconds, for ``ms`` of this clock's time to pass."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time."""
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000
+
+    def real_seconds(self, ms: float) -> float:
+        return ms / 1000
 
 
 class ManualClock:
@@ -28,6 +35,9 @@ class ManualClock:
 
     def now_ms(self) -> int:
         return self._now_ms
+
+    def real_seconds(self, ms: float) -> float:
+        return ms / 1000  # it never moves by itself: sleep as a wall clock would, then look
 
     def set(self, now_ms: int) -> None:
         self._now_ms = now_ms
@@ -59,3 +69,8 @@ class SimulatedClock:
 
     def now_ms(self) -> int:
         return self._start_ms + int((time.monotonic() - self._real_start) * 1000 * self._speed)
+
+    def real_seconds(self, ms: float) -> float:
+        # At 120x a 6 s pair gap passes in 50 real ms. Stood still (speed 0), time never gets
+        # there: wait as a wall clock would, then look again.
+        return ms / 1000 / self._speed if self._speed > 0 else ms / 1000

@@ -29,12 +29,18 @@ from pipeline.events import OutboundCommand
 from pipeline.policy import BucketState, PairRate, PriorityKey, TokenBucket, command_priority
 
 ClockMs = Callable[[], int]
+#: Real seconds for a span of the clock's milliseconds to pass (a simulated clock runs faster).
+RealSeconds = Callable[[float], float]
 Release = Callable[[], None]
 _PRUNE_EVERY = 1024
 
 
 def _no_release() -> None:
     return None
+
+
+def _wall_seconds(ms: float) -> float:
+    return ms / 1000
 
 
 class Connections:
@@ -69,10 +75,12 @@ class NumberLane:
         pair_rate: PairRate,
         clock_ms: ClockMs,
         connections: Connections | None = None,
+        real_seconds: RealSeconds = _wall_seconds,
     ) -> None:
         self._bucket = bucket
         self._pair_rate = pair_rate
         self._clock_ms = clock_ms
+        self._real_seconds = real_seconds
         self._connections = connections or Connections(count=None)
         self._state = BucketState()
         self._last_sent_ms: dict[str, int] = {}
@@ -151,7 +159,9 @@ class NumberLane:
                 release()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
+                    await asyncio.wait_for(
+                        self._wake.wait(), timeout=self._real_seconds(wait_s * 1000)
+                    )
             else:
                 await asyncio.sleep(0)  # let the granted sender start before the next grant
 
@@ -200,10 +210,12 @@ class Lanes:
         pair_rate: PairRate,
         clock_ms: ClockMs,
         connections: int | None = None,
+        real_seconds: RealSeconds = _wall_seconds,
     ) -> None:
         self._bucket = bucket
         self._pair_rate = pair_rate
         self._clock_ms = clock_ms
+        self._real_seconds = real_seconds
         self._connections = Connections(count=connections)
         self._lanes: dict[str, NumberLane] = {}
 
@@ -215,6 +227,7 @@ class Lanes:
                 pair_rate=self._pair_rate,
                 clock_ms=self._clock_ms,
                 connections=self._connections,
+                real_seconds=self._real_seconds,
             )
             self._lanes[business_number_id] = lane
         return lane

@@ -125,6 +125,7 @@ class Sender:
             pair_rate=config.pair_rate,
             clock_ms=clock.now_ms,
             connections=client.request_slots,
+            real_seconds=clock.real_seconds,
         )
         self.stats = SenderStats()
         self._active: set[str] = set()
@@ -234,11 +235,12 @@ class Sender:
                 await self._park(command, partition, due_ms=until_ms, attempts=attempts)
                 return
             if until_ms > now_ms:
-                await asyncio.sleep((until_ms - now_ms) / 1000)  # short: wait here, then re-gate
+                # Short: wait here (real seconds: the clock may be simulated), then re-gate.
+                await asyncio.sleep(self.clock.real_seconds(until_ms - now_ms))
                 continue
             pair_at_ms = lane.pair_allowed_at_ms(command.customer, now_ms)
             if pair_at_ms > now_ms:
-                await asyncio.sleep((pair_at_ms - now_ms) / 1000)
+                await asyncio.sleep(self.clock.real_seconds(pair_at_ms - now_ms))
                 continue
             async with lane.departure_slot(command):
                 attempts += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from pipeline.clock import ManualClock, SimulatedClock, SystemClock
 from pipeline.policy import PairRate, ThroughputProfile, TokenBucket
 from pipeline.sinks.send_lanes import Lanes
 from pipeline.sinks.sender_config import guarded
@@ -71,3 +72,28 @@ async def test_a_slow_number_does_not_hold_up_another() -> None:
     for task in backlog:
         task.cancel()
     await all_lanes.close()
+
+
+async def test_a_simulated_clock_shortens_the_real_wait_for_the_pair_gap() -> None:
+    # The demo runs the sender on a clock 120x faster than real time: a 6 s pair gap is 50 real
+    # ms there, and sleeping it as 6 real seconds held the lane up.
+    clock = SimulatedClock(start_ms=0, speed=100)
+    lane = Lanes(
+        bucket=TokenBucket(profile=ThroughputProfile.per_second(1000)),
+        pair_rate=PairRate(min_gap_ms=6_000),
+        clock_ms=clock.now_ms,
+        real_seconds=clock.real_seconds,
+    ).for_number("n1")
+    await lane.turn(command("821"))
+    started = time.monotonic()
+    await asyncio.wait_for(lane.turn(command("821", command_id="again")), timeout=30)
+    waited_s = time.monotonic() - started
+    assert 0.03 <= waited_s < 3.0, f"waited {waited_s:.2f} s for 60 ms of real time"
+
+
+def test_real_seconds_follow_the_clock_speed() -> None:
+    assert SystemClock().real_seconds(6_000) == 6.0
+    assert ManualClock().real_seconds(6_000) == 6.0
+    assert SimulatedClock(start_ms=0, speed=120).real_seconds(6_000) == 0.05
+    # Frozen time never moves: wait as a wall clock would and look again, never forever.
+    assert SimulatedClock(start_ms=0, speed=0).real_seconds(6_000) == 6.0
