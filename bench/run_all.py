@@ -317,7 +317,9 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not touch the doc")
     args = parser.parse_args()
     known = {b.script: b for b in BENCHES}
-    scripts = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "run_all.py")
+    # loadgen.py is the lean HTTP client the other benchmarks drive load with, not a benchmark.
+    not_benches = {"run_all.py", "loadgen.py"}
+    scripts = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name not in not_benches)
     benches = [known.get(s, Bench(script=s, quick=(), figures=())) for s in scripts]
     if args.only:
         wanted = {f"{name.strip()}.py" for name in args.only.split(",")}
