@@ -370,7 +370,8 @@ FUNNEL = dashboard(
                 "SELECT if(key = '', '(free-form text)', key) AS template, sent, failed\n"
                 "FROM {inner}\nORDER BY failed DESC",
             ),
-            description="From the per-message facts (006_message_facts.sql): cheap at any volume.",
+            description="From the pre-counted funnel groups (007_attribution_facts.sql): cheap "
+            "at any volume.",
             width=24,
         ),
     ],

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     sink_batch_seconds: float = Field(
         1.0, gt=0, le=300, description="Longest wait before a partial batch is inserted."
     )
+    attribution_refresh_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="Seconds between runs of the job that re-attributes changed customers "
+        "(funnel, ROI and segment queries read its facts).",
+    )
 
     # --- WhatsApp ----------------------------------------------------------------------------
     whatsapp_access_token: SecretStr | None = Field(

@@ -27,6 +27,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.analytics.refresh import refresh_attribution
 from pipeline.analytics.report import Report, build_report, render_html, render_terminal
 from pipeline.app import WapipeApp
 from pipeline.campaigns.spec import CampaignSpec
@@ -262,6 +263,8 @@ class DemoDriver:
         loop = asyncio.get_running_loop()
         for table in ("purchases", "tag_changes", "outbound_messages", "inbound_messages"):
             self.outcome.counts[table] = await self.scalar(f"SELECT count() FROM {table} FINAL")
+        # Attribute everything stored so far: the worker's periodic run may not have seen it.
+        await loop.run_in_executor(None, refresh_attribution, store)
         report = await loop.run_in_executor(None, build_report, store)
         self.report_path.parent.mkdir(parents=True, exist_ok=True)
         self.report_path.write_text(render_html(report), "utf-8")

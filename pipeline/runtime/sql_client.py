@@ -43,7 +43,7 @@ class WorkerSqlStore:
     def insert_arrow(self, table: str, batch: Any) -> int:
         raise ReadOnlyQueryError("the CLI reads through the worker; it never inserts")
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         raise ReadOnlyQueryError("the CLI reads through the worker; it runs no commands")
 
     def close(self) -> None:

@@ -67,7 +67,7 @@ class Store(Protocol):
         """Run one statement with ``{name:Type}`` placeholders bound from ``parameters``."""
         ...
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """Run one statement that returns nothing (DDL, INSERT ... SELECT, OPTIMIZE)."""
         ...
 

@@ -215,12 +215,13 @@ class ChdbStore:
         columns = [_column_values(column) for column in table.columns]
         return QueryResult(columns=tuple(table.column_names), rows=list(zip(*columns, strict=True)))
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         self._refuse_writes("command")
+        params = {k: chdb_parameter(v) for k, v in (parameters or {}).items()}
         engine = self._live()
         with engine.lock:
             try:
-                engine.session.query(sql)
+                engine.session.query(sql, params=params or None)
             except Exception as exc:
                 raise StoreError(f"statement failed: {_first_line(exc)}") from exc
 

@@ -61,10 +61,10 @@ class ServerStore:
             columns=tuple(result.column_names), rows=[tuple(r) for r in result.result_rows]
         )
 
-    def command(self, sql: str) -> None:
+    def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         self._refuse_writes("command")
         try:
-            self._client.command(sql)
+            self._client.command(sql, parameters=dict(parameters) if parameters else None)
         except Exception as exc:
             raise StoreError(f"statement failed: {exc}") from exc
 

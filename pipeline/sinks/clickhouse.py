@@ -37,6 +37,7 @@ from pipeline.events import RECORD_TYPES
 from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS
 from pipeline.runtime.store import TABLE_FOR_RECORD, Store, arrow_schema
 from pipeline.schemas.codec import AvroEventCodec
+from pipeline.sinks import attribution_refresh
 from pipeline.topics import TopicSpec
 
 log = structlog.get_logger(__name__)
@@ -281,3 +282,5 @@ def register(wapp: WapipeApp) -> None:
     )
     wapp.extras["sink_stats"] = sink.stats
     wapp.app.service(SinkService(sink))  # type: ignore[arg-type]  # instances work too
+    # The job that attributes what the sink stored runs in the same worker, on the same store.
+    attribution_refresh.register(wapp)

@@ -1,8 +1,11 @@
-"""Upgrading a store that already holds data: migration 006 backfills the per-message facts.
+"""Upgrading a store that already holds data: migration 006 backfills the per-message facts,
+migration 007 adds the attribution facts that the refresh job's first run (a full rebuild)
+fills.
 
 The world is loaded (with duplicates and receipts before their send results) into a store
-migrated only up to 005, then the remaining migrations run; the queries that read the new
-facts must give the brute-force answers, and later inserts must keep the facts current.
+migrated only up to 005, then the remaining migrations run and the job runs once; the queries
+that read the new facts must give the brute-force answers, and later inserts must keep the
+facts current.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.analytics.queries import run_named
+from pipeline.analytics.refresh import refresh_attribution
 from pipeline.runtime.store import (
     Store,
     apply_migrations,
@@ -39,7 +43,8 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory, world: World) -> Iterator
         apply_migrations(store, old)
         load(store, world, SEED)
         applied = apply_migrations(store)
-        assert "006_message_facts.sql" in applied
+        assert {"006_message_facts.sql", "007_attribution_facts.sql"} <= set(applied)
+        assert refresh_attribution(store).full_rebuild
         yield store
     finally:
         store.close()
@@ -75,6 +80,10 @@ def test_replaying_after_the_upgrade_changes_no_fact(world: World, upgraded: Sto
     for family in (world.outbound, world.receipts):
         upgraded.insert_arrow(table_for(family[0]), events_to_arrow(family))
     assert upgraded.query(sql).rows == before
+    funnel = run_named(upgraded, "funnel", grain="template").rows
+    again = refresh_attribution(upgraded)
+    assert not again.full_rebuild and again.customers > 0
+    assert run_named(upgraded, "funnel", grain="template").rows == funnel
     messages = reference.messages(world)
     assert before[0][0] == len(messages)
     assert before[0][1] == sum(m["delivered_ms"] is not None for m in messages)
@@ -83,4 +92,4 @@ def test_replaying_after_the_upgrade_changes_no_fact(world: World, upgraded: Sto
 def test_the_old_rollup_is_gone(upgraded: Store) -> None:
     tables = set(upgraded.query("SHOW TABLES").column("name"))
     assert "funnel_daily" not in tables
-    assert {"message_facts", "messages", "attributed_messages"} <= tables
+    assert {"message_facts", "messages", "attributed_messages", "attributed_facts"} <= tables

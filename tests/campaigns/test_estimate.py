@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.analytics.queries import run_named
+from pipeline.analytics.refresh import refresh_attribution
 from pipeline.campaigns import history
 from pipeline.campaigns.estimate import INDUSTRY_AVERAGES, estimate_campaign
 from pipeline.campaigns.expansion import expand
@@ -139,6 +140,7 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
         ]
         _insert(store, events)
+        refresh_attribution(store)  # the worker's attribution job: the funnel reads its facts
     finally:
         store.close()  # the CLI test's subprocess must be able to open it
     return data_dir

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from pipeline.analytics.refresh import refresh_attribution
 from pipeline.runtime.store import Store, apply_migrations, events_to_arrow, open_store, table_for
 from pipeline.runtime.store_api import QueryResult
 from pipeline.settings import Settings
@@ -68,6 +69,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         apply_migrations(s)
         for records in dashboard_data.generate().rows.values():
             s.insert_arrow(table_for(records[0]), events_to_arrow(records))
+        refresh_attribution(s)  # the worker's attribution job, which the funnel panels read
         yield s
     finally:
         s.close()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from pipeline.analytics.queries import load_queries, run_named
+from pipeline.analytics.refresh import refresh_attribution
 from pipeline.runtime.store import Store, apply_migrations, migration_files, open_store
 from pipeline.settings import Settings
 from tests.analytics.world import generate, load
@@ -57,10 +58,12 @@ def test_named_queries_agree_with_chdb(server_store: Store, tmp_path: Path) -> N
     world = generate(11, messages=120, customers=20)
     apply_migrations(server_store)
     load(server_store, world, 11)
+    assert refresh_attribution(server_store).facts > 0
     local = open_store(Settings(data_dir=tmp_path))
     try:
         apply_migrations(local)
         load(local, world, 11)
+        refresh_attribution(local)
         for name in load_queries():
             on_server = run_named(server_store, name).to_dicts()
             embedded = run_named(local, name).to_dicts()
