@@ -87,7 +87,7 @@ def _plain_customer(value: TaggedCustomer) -> dict[str, Any]:
     tags = sorted(value.tags, key=_sort_key)
     return {
         "@": "TaggedCustomer",
-        "f": [state, {"s": tags}, value.judged_ms, value.next_change_ms],
+        "f": [state, {"s": tags}, value.judged_ms, value.next_change_ms, value.stamped_ms],
     }
 
 
@@ -116,7 +116,7 @@ def _layout_is(cls: type, names: tuple[str, ...]) -> bool:
 
 # The written-out encoder holds only while the dataclasses keep these fields in this order.
 _FAST_CUSTOMER = (
-    _layout_is(TaggedCustomer, ("state", "tags", "judged_ms", "next_change_ms"))
+    _layout_is(TaggedCustomer, ("state", "tags", "judged_ms", "next_change_ms", "stamped_ms"))
     and _layout_is(PurchaseRecord, ("ts_ms", "amount_minor", "currency", "order_id"))
     and _layout_is(CurrencyTotal, ("currency", "orders", "amount_minor"))
     and _layout_is(

@@ -3,11 +3,18 @@
 Tags are judged at a per-customer instant that only moves forward: the latest event time
 folded, or a sweep tick's time (the injectable clock, design.md §4). Late events still update
 the state but never move tags back in time, so replaying the same events, in any order and in
-any batches, ends at the same state and tags (issue 6); when late events change the tags at an
-instant already judged, the change is published 1 ms later, so no two changes of a customer
-share an id (tag, change, instant). A batch of events for one customer is folded
-first and judged once (work per batch, issue 6's benchmark): intermediate tags inside one
-batch are not published, only the net change with its reason.
+any batches, ends at the same state, judging instant and tags (issue 6).
+
+A change is *stamped* with the judging instant, except that one customer's stamps strictly
+increase: when late events change the tags at an instant whose changes were already published,
+the new changes are stamped 1 ms after the last stamp, so no two changes of a customer share an
+id (tag, change, stamp). Only the stamp moves, never the judging instant: judging at the bumped
+instant made the tags depend on the batching (issue 6: an interaction or purchase exactly at a
+window's inclusive edge counted in one batching and not in another).
+
+A batch of events for one customer is folded first and judged once (work per batch, issue 6's
+benchmark): intermediate tags inside one batch are not published, only the net change with its
+reason.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class TaggedCustomer:
     tags: frozenset[str] = frozenset()
     judged_ms: int | None = None
     next_change_ms: int | None = None  # when time alone changes the tags (for the sweep)
+    stamped_ms: int | None = None  # the time stamp of the last published change
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,24 +54,25 @@ def _judge(
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     at = at_ms if customer.judged_ms is None else max(customer.judged_ms, at_ms)
     tags = compute_tags(state, at, th)
-    if tags != customer.tags and at == customer.judged_ms:
-        # Late events moved the tags at an instant already judged. A change's id is (customer,
-        # tag, change, time), and readers deduplicate on it: a tag flipping back at the same
-        # instant would repeat an earlier change's id and be dropped downstream. Published
-        # change instants therefore strictly increase, one millisecond at a time.
-        at += 1
-        tags = compute_tags(state, at, th)
-    deltas: list[TagDelta] = []
+    stamp = customer.stamped_ms
+    timed: list[TimedDelta] = []
     if tags != customer.tags:
+        # A change's id is (customer, tag, change, stamp) and readers deduplicate on it: late
+        # events flipping a tag back at an instant already published would repeat an earlier
+        # change's id and be dropped downstream. So stamps strictly increase, 1 ms at a time;
+        # the tags stay judged at ``at`` (judging at the stamp made them batching-dependent).
+        stamp = at if stamp is None or at > stamp else stamp + 1
         # Wording reasons is most of a judgement's cost: only for customers whose tags moved.
         deltas = diff_tags(customer.tags, tags, tag_report(state, at, th)[1])
+        timed = [TimedDelta(delta=d, ts_ms=stamp) for d in deltas]
     updated = TaggedCustomer(
         state=state,
         tags=tags,
         judged_ms=at,
         next_change_ms=next_tag_change_ms(state, at, th, current=tags),
+        stamped_ms=stamp,
     )
-    return updated, [TimedDelta(delta=d, ts_ms=at) for d in deltas]
+    return updated, timed
 
 
 def fold_events(

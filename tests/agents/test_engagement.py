@@ -118,7 +118,13 @@ def test_the_written_out_table_encoding_equals_the_generic_one_and_round_trips(
     value, _ = fold_events(TaggedCustomer(), events)
     generic = {
         "@": "TaggedCustomer",
-        "f": [to_plain(value.state), to_plain(value.tags), value.judged_ms, value.next_change_ms],
+        "f": [
+            to_plain(value.state),
+            to_plain(value.tags),
+            value.judged_ms,
+            value.next_change_ms,
+            value.stamped_ms,
+        ],
     }
     assert to_plain(value) == generic
     codec = StateJsonCodec()
