@@ -14,10 +14,16 @@ only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
 import httpx
+
+
+def answer_timeout(*, connect_s: float | None, read_s: float | None) -> aiohttp.ClientTimeout:
+    """httpx's connect and read timeouts as aiohttp's (no total: a send has no deadline)."""
+    return aiohttp.ClientTimeout(total=None, connect=connect_s, sock_read=read_s)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -39,31 +45,46 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeouts.get("connect"),
-            sock_read=timeouts.get("read"),
+        status, headers, content = await self.exchange(
+            request.method,
+            str(request.url),
+            headers=list(request.headers.multi_items()),
+            body=request.content,  # the client built it in memory (json=…)
+            timeout=answer_timeout(connect_s=timeouts.get("connect"), read_s=timeouts.get("read")),
+            request=request,
         )
-        body = request.content  # the client built it in memory (json=…)
+        return httpx.Response(status, headers=headers, content=content, request=request)
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Sequence[tuple[str, str]] | Mapping[str, str],
+        body: bytes,
+        timeout: aiohttp.ClientTimeout,
+        request: httpx.Request | None = None,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One request on the pool: (status, raw headers, body). The sender calls this
+        directly for its POSTs: httpx's client layer (request building, URL merging, cookies)
+        cost more CPU per send than this whole exchange (docs/benchmarks.md, Auto-reply)."""
         try:
             async with self._open().request(
-                request.method,
-                str(request.url),
-                headers=list(request.headers.multi_items()),
+                method,
+                url,
+                headers=headers,
                 data=body or None,
                 timeout=timeout,
                 allow_redirects=False,
             ) as answer:
                 content = await answer.read()
-                headers = [(k, v) for k, v in answer.raw_headers]
-                status = answer.status
+                return answer.status, list(answer.raw_headers), content
         except TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors
             raise httpx.ReadTimeout(f"no answer in time: {exc!r}", request=request) from exc
         except aiohttp.ClientConnectionError as exc:
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from exc
         except aiohttp.ClientError as exc:
             raise httpx.TransportError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        return httpx.Response(status, headers=headers, content=content, request=request)
 
     async def aclose(self) -> None:
         if self._session is not None:
