@@ -4,15 +4,15 @@ Every sender must see every opt-out (a queued marketing command to a customer wh
 STOP is skipped) and every campaign pause, whichever worker consumed the event. A Faust
 GlobalTable does this when one app's agents write it; here the writers are other roles
 (auto-replies, ingestion, the reply-rate breaker) that may run in other processes or consumer
-groups, so each view reads its source topic directly: a consumer with no group, assigned
-every partition, from the beginning, then live. The source topics are small (one record per
+groups, so the views read their source topics directly: one consumer with no group, assigned
+every partition of both topics, from the beginning, then live. The source topics are small (one record per
 change) and the fold is last-writer-wins per key, so replay at start-up is cheap.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import mode
@@ -62,21 +62,24 @@ class CampaignPauses:
 
 
 class TopicReplica(mode.Service):
-    """Feeds ``apply`` with every record of ``spec``'s topic, all partitions, forever."""
+    """Feeds each followed topic's ``apply`` with every record of it, all partitions, forever.
+
+    One consumer follows every topic: each consumer polls the broker once per fetch wait
+    even when nothing changes, and Tansu holds every empty fetch to the end of that wait, so a
+    consumer per topic doubled an idle sender's polling (docs/benchmarks.md, Auto-reply).
+    """
 
     def __init__(
         self,
         *,
         bootstrap: str,
-        spec: TopicSpec,
-        apply: Callable[[Any], None],
+        follows: Mapping[TopicSpec, Callable[[Any], None]],
         fetch_max_wait_ms: int = 50,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._bootstrap = bootstrap
-        self._spec = spec
-        self._apply = apply
+        self._apply = {spec.name: apply for spec, apply in follows.items()}
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._codec = AvroEventCodec()
         self.caught_up = asyncio.Event()
@@ -92,21 +95,17 @@ class TopicReplica(mode.Service):
         )
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self._spec.name)
-            while not partitions:
-                await asyncio.sleep(0.2)
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self._spec.name)
-            tps = [TopicPartition(self._spec.name, p) for p in sorted(partitions)]
+            tps = await _all_partitions(consumer, sorted(self._apply))
             consumer.assign(tps)
             for tp in tps:
                 consumer.seek(tp, 0)
             ends = await consumer.end_offsets(tps)
             while not self.should_stop:
                 batches = await consumer.getmany(timeout_ms=200)
-                for records in batches.values():
+                for tp, records in batches.items():
+                    apply = self._apply[tp.topic]
                     for record in records:
-                        self._apply_bytes(record.value)
+                        self._apply_bytes(record.value, apply, tp.topic)
                 if not self.caught_up.is_set() and all(
                     await asyncio.gather(*(_reached(consumer, tp, ends[tp]) for tp in tps))
                 ):
@@ -114,26 +113,37 @@ class TopicReplica(mode.Service):
         finally:
             await consumer.stop()
 
-    def _apply_bytes(self, raw: bytes | None) -> None:
+    def _apply_bytes(self, raw: bytes | None, apply: Callable[[Any], None], topic: str) -> None:
         if raw is None:
             return
         try:
-            self._apply(self._codec.decode(raw))
+            apply(self._codec.decode(raw))
         except Exception:  # a bad record is the producer's bug; the view must keep going
-            log.warning("replica.bad_record", topic=self._spec.name)
+            log.warning("replica.bad_record", topic=topic)
+
+
+async def _all_partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of ``topics``, once the broker's metadata names them all."""
+    while True:
+        found = {topic: consumer.partitions_for_topic(topic) for topic in topics}
+        if all(found.values()):
+            return [TopicPartition(t, p) for t in topics for p in sorted(found[t] or ())]
+        await asyncio.sleep(0.2)
+        await consumer._client.force_metadata_update()
 
 
 async def _reached(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
     return await consumer.position(tp) >= end
 
 
-def consent_replica(bootstrap: str, view: ConsentView) -> TopicReplica:
-    return TopicReplica(bootstrap=bootstrap, spec=CONSENT, apply=_typed(ConsentChange, view.apply))
-
-
-def campaign_replica(bootstrap: str, pauses: CampaignPauses) -> TopicReplica:
+def sender_replica(bootstrap: str, consent: ConsentView, pauses: CampaignPauses) -> TopicReplica:
+    """The opt-outs and campaign pauses every sender keeps, through one consumer."""
     return TopicReplica(
-        bootstrap=bootstrap, spec=CAMPAIGNS, apply=_typed(CampaignControl, pauses.apply)
+        bootstrap=bootstrap,
+        follows={
+            CONSENT: _typed(ConsentChange, consent.apply),
+            CAMPAIGNS: _typed(CampaignControl, pauses.apply),
+        },
     )
 
 

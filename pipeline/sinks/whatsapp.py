@@ -34,8 +34,7 @@ from pipeline.sinks.published_results import PublishedResults
 from pipeline.sinks.replicated_views import (
     CampaignPauses,
     ConsentView,
-    campaign_replica,
-    consent_replica,
+    sender_replica,
 )
 from pipeline.sinks.send_evidence import SendEvidence
 from pipeline.sinks.sender import Sender
@@ -92,8 +91,7 @@ def register(wapp: WapipeApp) -> None:
         results=PublishedResults(bootstrap=wapp.bootstrap),
     )
     wapp.extras["sender"] = sender
-    app.service(consent_replica(wapp.bootstrap, consent))  # type: ignore[arg-type]
-    app.service(campaign_replica(wapp.bootstrap, pauses))  # type: ignore[arg-type]
+    app.service(sender_replica(wapp.bootstrap, consent, pauses))  # type: ignore[arg-type]
     app.service(SenderService(sender))  # type: ignore[arg-type]
 
     @app.agent(wapp.topic(topics.COMMANDS), name="sender-commands")
