@@ -33,7 +33,7 @@ from pipeline.policy.durations import HOUR_MS
 from pipeline.policy.reply_attribution import (
     CustomerMessages,
     RateFact,
-    forget_before,
+    forget_settled,
     note_message,
     note_reply,
     publish,
@@ -175,8 +175,9 @@ def register(wapp: WapipeApp) -> None:
                 if state == before:
                     continue  # redelivered: nothing new to say
                 state, published = publish(state, window_ms=policy.window_ms)
-                if state.watermark_ms is not None:
-                    state = forget_before(state, state.watermark_ms - 3 * policy.window_ms)
+                state = forget_settled(
+                    state, window_ms=policy.window_ms, lateness_ms=policy.lateness_ms
+                )
                 states[customer] = state
                 facts += [
                     (

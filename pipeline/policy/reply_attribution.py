@@ -129,6 +129,29 @@ def forget_before(state: CustomerMessages, horizon_ms: int) -> CustomerMessages:
     return replace(state, messages=messages, replies=replies, published=published)
 
 
+def forget_settled(
+    state: CustomerMessages, *, window_ms: int, lateness_ms: int
+) -> CustomerMessages:
+    """Drop what no event within the lateness can change any more, so credits do not depend
+    on the order the topics' partitions deliver.
+
+    An event may arrive up to ``lateness_ms`` behind the newest time seen (the condition for
+    replay determinism, docs/agents.md), and a reply credits a message delivered up to
+    ``window_ms`` away from it. So messages are kept ``window + lateness`` (at least three
+    windows) behind the watermark, and replies one window longer, so a kept message keeps the
+    replies that decided its credit. Forgetting at a fixed three windows made credits depend on
+    arrival order: after a SIGKILL the restarted worker read the backlog of one topic ahead of
+    another, a receipt weeks later pushed the watermark past an earlier message, and the reply
+    to that message, read next, found it forgotten (issue 6: 2–4 credits differed).
+    """
+    if state.watermark_ms is None:
+        return state
+    horizon_ms = state.watermark_ms - max(3 * window_ms, window_ms + lateness_ms)
+    forgotten = forget_before(state, horizon_ms)
+    replies = tuple(r for r in state.replies if r[0] >= horizon_ms - window_ms)
+    return replace(forgotten, replies=replies)
+
+
 def credited_replies(
     messages: Iterable[MessageTrack], replies: Iterable[tuple[int, str | None]], *, window_ms: int
 ) -> dict[str, int]:
@@ -205,6 +228,7 @@ __all__ = [
     "RateFact",
     "credited_replies",
     "forget_before",
+    "forget_settled",
     "note_message",
     "note_reply",
     "publish",

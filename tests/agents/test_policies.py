@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,6 +13,8 @@ from pipeline.agents.state_codec import StateJsonCodec
 from pipeline.policy.reply_attribution import (
     CustomerMessages,
     credited_replies,
+    forget_before,
+    forget_settled,
     note_message,
     note_reply,
     publish,
@@ -118,6 +122,79 @@ def test_published_fact_diffs_rebuild_the_same_window_in_any_order(ds, rs, seed)
             direct = apply_fact(direct, fact)
     for at in (0, W, 2 * W, 4 * W):
         assert sample_at(window, at, window_ms=W) == sample_at(direct, at, window_ms=W)
+
+
+Step = tuple[str, tuple[int, int | None]]
+
+
+def step_ms(step: Step) -> int:
+    return int(step[1][1] if step[0] == "d" else step[1][0])  # type: ignore[arg-type]
+
+
+def window_fed(steps: list[Step], forget: Callable[[CustomerMessages], CustomerMessages]) -> Any:
+    """The number window fed by one customer's published facts, forgetting after each event
+    (what the attribution agent does per batch)."""
+    state, window = CustomerMessages(), ScopeWindow()
+    for kind, item in steps:
+        if kind == "d":
+            n, ts = item
+            state = note_message(
+                state, wamid=f"w{n}", business_number_id="b", status="delivered", ts_ms=ts
+            )
+        else:
+            ts, ctx = item
+            state = note_reply(state, ts_ms=ts, context_id=None if ctx is None else f"w{ctx}")
+        state, facts = publish(state, window_ms=W)
+        state = forget(state)
+        for fact in facts:
+            window = apply_fact(window, fact)
+    return window
+
+
+late_deliveries = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(0, 12 * W)), max_size=10, unique_by=lambda d: d[0]
+)
+late_replies = st.lists(
+    st.tuples(st.integers(0, 12 * W), st.one_of(st.none(), st.integers(0, 40))), max_size=10
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ds=late_deliveries,
+    rs=late_replies,
+    lateness=st.sampled_from([0, W // 2, 2 * W, 5 * W]),
+    data=st.data(),
+)
+def test_forgetting_keeps_credits_independent_of_arrival_within_the_lateness(
+    ds: list[tuple[int, int]], rs: list[tuple[int, int | None]], lateness: int, data: Any
+) -> None:
+    """Events that arrive at most the lateness behind their time (the determinism condition)
+    end in the same window as events in time order, though the state forgets as it goes."""
+    steps: list[Step] = [("d", d) for d in ds] + [("r", r) for r in rs]
+    delays = data.draw(st.lists(st.integers(0, lateness), min_size=len(steps), max_size=len(steps)))
+    arrival = [
+        s for _, s in sorted(zip(delays, steps, strict=True), key=lambda p: step_ms(p[1]) + p[0])
+    ]
+
+    def forget(state: CustomerMessages) -> CustomerMessages:
+        return forget_settled(state, window_ms=W, lateness_ms=lateness)
+
+    in_order = window_fed(sorted(steps, key=step_ms), forget)
+    late = window_fed(arrival, forget)
+    for at in range(0, 14 * W, W // 4):
+        assert sample_at(late, at, window_ms=W) == sample_at(in_order, at, window_ms=W)
+
+
+def test_forgetting_three_windows_back_lost_a_reply_read_after_a_later_receipt() -> None:
+    """Issue 6's drift, at its smallest: a receipt four days on, read before an older reply,
+    moved the watermark past the replied message. Within a 5-day lateness it must count."""
+    hour = 3_600_000
+    steps: list[Step] = [("d", (0, hour)), ("d", (1, 4 * W)), ("r", (3 * hour, None))]
+    fixed = window_fed(steps, lambda s: forget_before(s, (s.watermark_ms or 0) - 3 * W))
+    settled = window_fed(steps, lambda s: forget_settled(s, window_ms=W, lateness_ms=5 * W))
+    assert sample_at(fixed, W, window_ms=W).replied == 0  # the old rule: the credit is lost
+    assert sample_at(settled, W, window_ms=W).replied == 1
 
 
 def test_judging_waits_for_the_lateness_and_never_goes_back() -> None:
