@@ -192,8 +192,10 @@ def judge(window: ScopeWindow, policy: RateAlarmPolicy) -> tuple[ScopeWindow, li
                 transitions.append(
                     RateTransition(kind=kind, firing=now, at_ms=at, value=hits / size, sample=size)
                 )
-    # Messages that left every window judged so far can go.
-    horizon = upto - 2 * policy.window_ms
+    # A message whose every stamp is more than a window and a grid step before ``upto`` takes
+    # part in no later sample and no later change instant: it can go. (Two windows were kept
+    # before; a business number's window holds every message of a day, stored every batch.)
+    horizon = upto - policy.window_ms - policy.step_ms
     kept = tuple((w, m) for w, m in window.messages if _last_ms(m) >= horizon)
     return (
         replace(

@@ -15,9 +15,12 @@ from pipeline.policy.reply_attribution import RateFact
 from pipeline.policy.reply_rate import (
     Message,
     RateAlarmPolicy,
+    RateThresholds,
+    RateTransition,
     ScopeWindow,
     apply_fact,
     judge,
+    sample_at,
 )
 from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
 from tests.policy.customer_events import event_strategy
@@ -99,3 +102,59 @@ def test_a_customer_is_stored_as_the_generic_codec_stored_it(events: list[object
     assert to_plain(customer) == generic_plain(customer)
     codec = StateJsonCodec()
     assert codec._loads(codec._dumps(customer)) == customer
+
+
+# (gap after the previous fact, wamid, kind, judge after it): a stream in event-time order.
+steps = st.tuples(
+    st.integers(0, 15 * 60_000),
+    st.sampled_from([f"wamid.{i}" for i in range(300)]),  # mostly one stamp each
+    st.sampled_from(["sent", "delivered", "failed", "replied", "unreplied"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(steps, min_size=30, max_size=80))
+def test_forgetting_old_messages_never_changes_an_alarm(
+    stream: list[tuple[int, str, str, bool]],
+) -> None:
+    # A short window, so that facts spread over four hours leave it many times over.
+    policy = RateAlarmPolicy(
+        window_ms=3_600_000,
+        lateness_ms=120_000,
+        step_ms=60_000,
+        reply=RateThresholds(fire_below=0.3, resolve_at=0.4, min_sample=2),
+        delivery=RateThresholds(fire_below=0.6, resolve_at=0.7, min_sample=2),
+    )
+    pruned = kept = ScopeWindow()
+    seen: list[RateTransition] = []
+    expected: list[RateTransition] = []
+    ts_ms = 0
+    stamped: set[tuple[str, str]] = set()
+    for gap_ms, wamid, kind, judge_now in stream:
+        ts_ms += gap_ms
+        if kind in ("sent", "delivered", "failed"):
+            # A message is sent (delivered, failed) at one instant; its facts repeat that
+            # instant. A later one would count as a fact later than the lateness, which no
+            # window promises to place (the same held with the two windows kept before).
+            if (wamid, kind) in stamped:
+                continue
+            stamped.add((wamid, kind))
+        if kind != "sent" and (wamid, "sent") not in stamped:
+            continue  # stamps are causal: nothing is delivered or answered before it is sent
+        fact = RateFact(scope="number:1", wamid=wamid, kind=kind, ts_ms=ts_ms)  # type: ignore[arg-type]
+        pruned, kept = apply_fact(pruned, fact), apply_fact(kept, fact)
+        if judge_now:
+            pruned, transitions = judge(pruned, policy)
+            seen += transitions
+            judged, transitions = judge(kept, policy)
+            kept = replace(judged, messages=kept.messages)  # remember every message
+            expected += transitions
+            if judged.judged_ms is not None:  # every later sample counts the same
+                for at in range(judged.judged_ms + 1, judged.judged_ms + 7_200_000, 300_000):
+                    assert sample_at(pruned, at, window_ms=policy.window_ms) == sample_at(
+                        kept, at, window_ms=policy.window_ms
+                    ), at
+    pruned, transitions = judge(pruned, policy)
+    kept, more = judge(kept, policy)
+    assert seen + transitions == expected + more
