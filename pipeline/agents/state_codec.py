@@ -181,9 +181,42 @@ def from_plain(value: Any) -> Any:
     return cls(**dict(zip(names, (from_plain(v) for v in value["f"]), strict=True)))
 
 
+#: Encoded messages the codec remembers; past this it starts again (bounded memory).
+MESSAGE_TEXTS_MAX = 50_000
+
+
 class StateJsonCodec(codecs.Codec):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # id(Message) → (the Message, its wamid, its JSON text). A window is stored after
+        # every batch but changes in a few messages only, and an unchanged message is the
+        # same object in the next version of the window (apply_fact splices): encode it once.
+        self._message_texts: dict[int, tuple[Message, str, str]] = {}
+
     def _dumps(self, obj: Any) -> bytes:
+        if type(obj) is ScopeWindow and _FAST_SCOPE_WINDOW:
+            return self._dumps_scope_window(obj)
         return json.dumps(to_plain(obj), separators=(",", ":")).encode("utf-8")
+
+    def _dumps_scope_window(self, window: ScopeWindow) -> bytes:
+        """The bytes ``json.dumps(to_plain(window))`` gives, from remembered message texts."""
+        texts = self._message_texts
+        parts: list[str] = []
+        for wamid, m in window.messages:
+            known = texts.get(id(m))
+            if known is None or known[0] is not m or known[1] != wamid:
+                if len(texts) >= MESSAGE_TEXTS_MAX:
+                    texts.clear()
+                plain = {"t": [wamid, to_plain(m)]}
+                known = (m, wamid, json.dumps(plain, separators=(",", ":")))
+                texts[id(m)] = known
+            parts.append(known[2])
+        rest = json.dumps(
+            [window.watermark_ms, window.judged_ms, {"t": list(window.firing)}],
+            separators=(",", ":"),
+        )
+        text = '{"@":"ScopeWindow","f":[{"t":[' + ",".join(parts) + "]}," + rest[1:] + "}"
+        return text.encode("utf-8")
 
     def _loads(self, s: bytes) -> Any:
         try:

@@ -158,3 +158,17 @@ def test_forgetting_old_messages_never_changes_an_alarm(
     pruned, transitions = judge(pruned, policy)
     kept, more = judge(kept, policy)
     assert seen + transitions == expected + more
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(facts, max_size=15), max_size=6))
+def test_remembered_message_texts_give_the_generic_bytes(batches: list[list[RateFact]]) -> None:
+    codec = StateJsonCodec()  # one codec across the versions of a window, as in a worker
+    window = ScopeWindow()
+    for batch in batches:
+        for fact in batch:
+            window = apply_fact(window, fact)
+        window, _ = judge(window, RateAlarmPolicy(lateness_ms=0))
+        generic = json.dumps(generic_plain(window), separators=(",", ":")).encode()
+        assert codec._dumps(window) == generic
+        assert codec._loads(generic) == window
