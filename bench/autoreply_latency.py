@@ -8,21 +8,34 @@ English) at ``--rate`` per second for ``--seconds``, one message per customer, s
 the sandbox's wall-clock arrival stamp of the reply minus the wall-clock time the POST left.
 
     .venv/bin/python bench/autoreply_latency.py [--rate 200] [--seconds 10] [--baseline]
-        [--fetch-wait-ms N]
+        [--baseline-ref REF] [--fetch-wait-ms N] [--idle-s 5] [--py-spy PATH]
 
 ``--baseline`` first runs the same load with Faust's own consumer fetch wait (1500 ms), then
-the configured one, each on a fresh stack: before and after in one run.
+the configured one, each on a fresh stack: before and after in one run. ``--baseline-ref REF``
+first runs the worker of git revision REF (exported with ``git archive``, as bench/throttle.py
+does), then this tree's.
+
+The worker's CPU (user + system, from /proc: the figure load on a shared machine disturbs
+least) is read twice: idle for ``--idle-s`` after the warm-up (fetch polling, timers), and from
+the first POST to the last reply; "per reply" is the latter over the replies, "net" subtracts
+the idle rate over the same time. ``--py-spy PATH`` samples the worker with py-spy (a dev
+dependency) during the load into PATH and while idle into PATH with ``.idle`` before its
+suffix (``.txt``: collapsed stacks; anything else: a flame graph).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +43,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.throttle import ROOT, cpu_s, source_tree
 from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.runtime.faust_fetch_wait import FAUST_FETCH_WAIT_MS
 from pipeline.settings import Settings
@@ -68,6 +82,11 @@ class Figures:
     p99_ms: float
     max_ms: float
     post_p99_ms: float
+    idle_cpu_ms_per_s: float  # the worker's CPU while no message arrives
+    cpu_ms_per_reply: float  # from the first POST to the last reply, over the replies
+    net_cpu_ms_per_reply: float  # the same, less the idle rate over that time
+    main_thread_share: float  # of the load's CPU, the event loop's thread
+    system_share: float  # of the load's CPU, in the kernel (sockets, wake-ups)
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -75,6 +94,65 @@ def percentile(sorted_values: list[float], share: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values)) - 1))
     return sorted_values[index]
+
+
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of ``pid`` (the main thread's id is ``pid``)."""
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            out[int(task.name)] = cpu_s_of(task / "stat")
+    return out
+
+
+def cpu_s_of(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def system_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def py_spy(pid: int, out: str | None) -> Iterator[None]:
+    """Sample ``pid`` with py-spy while the block runs (nothing when ``out`` is None)."""
+    if out is None:
+        yield
+        return
+    fmt = "raw" if out.endswith(".txt") else "flamegraph"
+    spy = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid)),
+            *("-o", out, "--format", fmt, "--rate", "200", "--nonblocking", "--threads"),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        spy.wait(60)
+
+
+def idle_profile_path(out: str | None) -> str | None:
+    """Where ``--py-spy PATH`` puts the idle worker's profile: ``PATH`` with ``.idle``."""
+    if out is None:
+        return None
+    path = Path(out)
+    return str(path.with_name(f"{path.stem}.idle{path.suffix}"))
+
+
+def start_in(tree: Path, worker: WorkerProcess, *, timeout_s: float) -> WorkerProcess:
+    """Start ``worker`` importing ``pipeline`` from ``tree`` (``python -m`` puts the working
+    directory first on sys.path, and the child inherits it)."""
+    here = Path.cwd()
+    os.chdir(tree)
+    try:
+        return worker.start(timeout_s=timeout_s)
+    finally:
+        os.chdir(here)
 
 
 def messages(count: int, *, numbers: int, run: str, first_customer: int) -> list[Inbound]:
@@ -144,7 +222,9 @@ async def post_at_rate(url: str, batch: list[Inbound], *, rate_per_s: float) -> 
     return left
 
 
-def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figures:
+def measure(
+    label: str, *, fetch_wait_ms: int, args: argparse.Namespace, tree: Path = ROOT
+) -> Figures:
     run = uuid.uuid4().hex[:6]
     total = int(args.rate * args.seconds)
     warmup = messages(WARMUP_MESSAGES, numbers=args.numbers, run=f"{run}w", first_customer=0)
@@ -156,25 +236,37 @@ def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figu
             asyncio.run(open_windows(sandbox.base_url, warmup + batch))
             # --split: the sender in its own process and group (docs/sender.md, deployment).
             for roles in ("ingest,autoreply", "sender") if args.split else (ROLES,):
-                workers.append(
-                    autoreply_worker(
-                        broker,
-                        sandbox.base_url,
-                        Path(tmp),
-                        app_id=f"bench-{roles.replace(',', '-')}-{run}",
-                        roles=roles,
-                        WAPIPE_CONSUMER_FETCH_WAIT_MS=str(fetch_wait_ms),
-                        WAPIPE_LOG_LEVEL="warning",
-                    ).start(timeout_s=120)
+                worker = autoreply_worker(
+                    broker,
+                    sandbox.base_url,
+                    Path(tmp),
+                    app_id=f"bench-{roles.replace(',', '-')}-{run}",
+                    roles=roles,
+                    WAPIPE_CONSUMER_FETCH_WAIT_MS=str(fetch_wait_ms),
+                    WAPIPE_LOG_LEVEL="warning",
                 )
+                workers.append(start_in(tree, worker, timeout_s=120))
+            pids = [w.proc.pid for w in workers if w.proc is not None]
             url = workers[0].url + "/webhooks/whatsapp"
             # Warm-up: partitions assigned, tables recovered, connections open.
             asyncio.run(post_at_rate(url, warmup, rate_per_s=10))
             wait_for_requests(sandbox, {reply_id(m.wamid) for m in warmup}, timeout_s=120)
-            left = asyncio.run(post_at_rate(url, batch, rate_per_s=args.rate))
-            arrived = wait_for_requests(
-                sandbox, {reply_id(m.wamid) for m in batch}, timeout_s=DRAIN_S
-            )
+            idle_cpu_s = sum(cpu_s(pid) for pid in pids)
+            with py_spy(pids[0], idle_profile_path(args.py_spy)):
+                time.sleep(args.idle_s)
+            idle_ms_per_s = (sum(cpu_s(pid) for pid in pids) - idle_cpu_s) * 1000 / args.idle_s
+            before_s, before_threads = time.monotonic(), thread_cpu_s(pids[0])
+            before_cpu_s = sum(cpu_s(pid) for pid in pids)
+            before_sys_s = sum(system_cpu_s(pid) for pid in pids)
+            with py_spy(pids[0], args.py_spy):
+                left = asyncio.run(post_at_rate(url, batch, rate_per_s=args.rate))
+                arrived = wait_for_requests(
+                    sandbox, {reply_id(m.wamid) for m in batch}, timeout_s=DRAIN_S
+                )
+            load_cpu_s = sum(cpu_s(pid) for pid in pids) - before_cpu_s
+            load_sys_s = sum(system_cpu_s(pid) for pid in pids) - before_sys_s
+            load_s = time.monotonic() - before_s
+            after_threads = thread_cpu_s(pids[0])
         finally:
             for worker in workers:
                 worker.stop()
@@ -184,6 +276,9 @@ def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figu
         for m in batch
         if reply_id(m.wamid) in arrived
     )
+    replied = max(1, len(latencies))
+    main_s = after_threads.get(pids[0], 0.0) - before_threads.get(pids[0], 0.0)
+    threads_s = sum(after_threads.values()) - sum(before_threads.values())
     return Figures(
         label=label,
         posted=total,
@@ -192,6 +287,11 @@ def measure(label: str, *, fetch_wait_ms: int, args: argparse.Namespace) -> Figu
         p99_ms=percentile(latencies, 0.99),
         max_ms=latencies[-1] if latencies else float("nan"),
         post_p99_ms=left["__post_p99_ms"],
+        idle_cpu_ms_per_s=idle_ms_per_s,
+        cpu_ms_per_reply=load_cpu_s * 1000 / replied,
+        net_cpu_ms_per_reply=(load_cpu_s * 1000 - idle_ms_per_s * load_s) / replied,
+        main_thread_share=main_s / threads_s if threads_s > 0 else float("nan"),
+        system_share=load_sys_s / load_cpu_s if load_cpu_s > 0 else float("nan"),
     )
 
 
@@ -200,6 +300,12 @@ def report(f: Figures, *, fetch_wait_ms: int) -> None:
         f"{f.label} (consumer fetch wait {fetch_wait_ms} ms): replies {f.replied}/{f.posted}, "
         f"p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms, max {f.max_ms:.1f} ms "
         f"(webhook POST answered p99 {f.post_p99_ms:.1f} ms)",
+        flush=True,
+    )
+    print(
+        f"{f.label} worker CPU: idle {f.idle_cpu_ms_per_s:.1f} ms/s; "
+        f"{f.cpu_ms_per_reply:.2f} ms per reply ({f.net_cpu_ms_per_reply:.2f} ms net of idle), "
+        f"event-loop thread {f.main_thread_share:.0%} of it, kernel {f.system_share:.0%}",
         flush=True,
     )
 
@@ -222,6 +328,13 @@ def main() -> None:
     parser.add_argument(
         "--baseline", action="store_true", help=f"first measure Faust's {FAUST_FETCH_WAIT_MS} ms"
     )
+    parser.add_argument(
+        "--baseline-ref", metavar="REF", help="first measure the worker of this git revision"
+    )
+    parser.add_argument(
+        "--idle-s", type=float, default=5.0, help="how long to measure the idle worker's CPU"
+    )
+    parser.add_argument("--py-spy", metavar="PATH", help="profile the worker during the load")
     args = parser.parse_args()
     print(
         f"{args.rate:g} inbound/s for {args.seconds:g} s over {args.numbers} numbers, "
@@ -234,6 +347,17 @@ def main() -> None:
             measure("baseline", fetch_wait_ms=FAUST_FETCH_WAIT_MS, args=args),
             fetch_wait_ms=FAUST_FETCH_WAIT_MS,
         )
+    if args.baseline_ref:
+        with source_tree(args.baseline_ref) as tree:
+            report(
+                measure(
+                    f"before {args.baseline_ref}",
+                    fetch_wait_ms=args.fetch_wait_ms,
+                    args=args,
+                    tree=tree,
+                ),
+                fetch_wait_ms=args.fetch_wait_ms,
+            )
     report(
         measure("auto-reply", fetch_wait_ms=args.fetch_wait_ms, args=args),
         fetch_wait_ms=args.fetch_wait_ms,
