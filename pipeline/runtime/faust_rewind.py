@@ -20,6 +20,18 @@ events never reached the engagement agent.
 group would start it anyway: what was fetched and dropped is read again, and the agents'
 idempotent folds absorb anything read twice. Changelog partitions are left alone: recovery
 seeks them itself.
+
+The seek is also made atomic. Faust seeks right after it resumes the stream partitions, with
+its fetcher still running: records fetched from the old positions are delivered while the
+seek runs, each moves the partition's "read offset" (Faust drops any later record below it),
+and the queue clear that follows the seek discards some of them. Measured (same test, after
+the rewind above): a restarted worker re-read ``wa.status.v1`` partition 1 from 18, the seek
+moved it back to 18 while deliveries went on to 40, the re-fetched 31-34 were dropped as
+"already read", their first copies were cleared from a queue, and 35-40 were acknowledged:
+offsets 31-34 were never acknowledged, so the partition's commit stayed at 31 for good.
+:class:`RewindingConsumer` stops the flow before it seeks (every caller resumes it after),
+and when the flow resumes it puts back the read offsets the seek set, undoing any delivery
+that finished after the seek.
 """
 
 from __future__ import annotations
@@ -73,8 +85,26 @@ class RewindingConsumerThread(FetchWaitConsumerThread):
 
 
 class RewindingConsumer(FetchWaitConsumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sought: dict[TP, int | None] = {}  # read offsets set by the last seek
+        super().__init__(*args, **kwargs)
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        # Faust's callers (table recovery, a fetch that returned while the flow was stopped)
+        # resume the flow after the seek; until then nothing is fetched or delivered.
+        self.stop_flow()
+        await super().perform_seek()
+        self._sought = {tp: self._read_offset[tp] for tp in self.assignment()}
+
+    def resume_flow(self) -> None:
+        # A delivery abandoned when the flow stopped still records its offset as read; the
+        # seek's read offsets win, or the re-fetched records below it would be dropped.
+        sought, self._sought = self._sought, {}
+        self._read_offset.update(sought)
+        super().resume_flow()
 
 
 class RewindingTransport(FetchWaitTransport):
