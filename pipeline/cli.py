@@ -72,7 +72,7 @@ def run(
 @friendly_errors
 def demo(
     customers: Annotated[int, typer.Option(help="Simulated customers.")] = 5000,
-    days: Annotated[float, typer.Option(help="Simulated days.")] = 3.5,
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 2.5,
     speed: Annotated[
         float, typer.Option(help="Simulated seconds per real second once campaigns run.")
     ] = 7200.0,

@@ -52,7 +52,7 @@ def test_small_demo_reports_what_flowed_through_kafka(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "var" / "report.json").read_text())
     assert (tmp_path / "var" / "report.html").read_text().lower().startswith("<!doctype html>")
     funnel = {row["key"]: row for row in report["funnel_by_campaign"]}
-    assert {"demo-frequency", "demo-everyone", "demo-high-value"} <= set(funnel)
+    assert {"demo-everyone", "demo-high-value"} <= set(funnel)
 
     # Independently of the named queries: count from the raw tables.
     store = open_store(Settings(data_dir=tmp_path / "var" / "demo"), read_only=True)
@@ -69,7 +69,7 @@ def test_small_demo_reports_what_flowed_through_kafka(tmp_path: Path) -> None:
         purchases = store.query("SELECT uniqExact(order_id) FROM purchases").scalar()
     finally:
         store.close()
-    for campaign in ("demo-frequency", "demo-everyone", "demo-high-value"):
+    for campaign in ("demo-everyone", "demo-high-value"):
         wamids = sent[campaign]
         delivered = {w for w in wamids if statuses[w] & {"delivered", "read"}}
         read = {w for w in wamids if "read" in statuses[w]}
