@@ -207,8 +207,9 @@ class DemoDriver:
     def sim_days(self) -> float:
         return round((self.clock.now_ms() / 1000 - self.start_s) / DAY_S, 2)
 
-    async def expanded_commands(self, campaign_id: str, *, timeout_s: float = 60) -> int:
-        """Commands the campaign expanded to, once every partition has expanded it."""
+    async def expanded_commands(self, campaign_id: str, *, timeout_s: float = 180) -> int:
+        """Commands the campaign expanded to, once every partition has expanded it (on a
+        loaded machine the campaigns agent can take a minute to reach the launch)."""
         url = f"http://{self.wapp.settings.web_host}:{self.wapp.settings.web_port}"
         partitions = self.wapp.settings.kafka_partitions
         started = time.monotonic()
