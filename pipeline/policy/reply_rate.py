@@ -108,6 +108,22 @@ def _wamid(entry: tuple[str, Message]) -> str:
     return entry[0]
 
 
+def message_with(m: Message, fact: RateFact) -> Message:
+    """``m`` after ``fact``: times are minima; a retraction only undoes its own reply."""
+    ts = fact.ts_ms
+    if fact.kind == "sent":
+        return replace(m, sent_ms=ts if m.sent_ms is None else min(m.sent_ms, ts))
+    if fact.kind == "delivered":
+        return replace(m, delivered_ms=ts if m.delivered_ms is None else min(m.delivered_ms, ts))
+    if fact.kind == "failed":
+        return replace(m, failed_ms=ts if m.failed_ms is None else min(m.failed_ms, ts))
+    if fact.kind == "replied":
+        return replace(m, replied_ms=ts)
+    if fact.kind == "unreplied" and m.replied_ms == ts:
+        return replace(m, replied_ms=None)
+    return m
+
+
 def apply_fact(window: ScopeWindow, fact: RateFact) -> ScopeWindow:
     """Fold one fact (idempotent: times are minima; a retraction only undoes its own reply)."""
     # ``messages`` stays sorted by wamid: find the one entry by bisection and splice it in.
@@ -116,19 +132,9 @@ def apply_fact(window: ScopeWindow, fact: RateFact) -> ScopeWindow:
     messages = window.messages
     i = bisect_left(messages, fact.wamid, key=_wamid)
     found = i < len(messages) and messages[i][0] == fact.wamid
-    m = messages[i][1] if found else Message()
-    ts = fact.ts_ms
-    if fact.kind == "sent":
-        m = replace(m, sent_ms=ts if m.sent_ms is None else min(m.sent_ms, ts))
-    elif fact.kind == "delivered":
-        m = replace(m, delivered_ms=ts if m.delivered_ms is None else min(m.delivered_ms, ts))
-    elif fact.kind == "failed":
-        m = replace(m, failed_ms=ts if m.failed_ms is None else min(m.failed_ms, ts))
-    elif fact.kind == "replied":
-        m = replace(m, replied_ms=ts)
-    elif fact.kind == "unreplied" and m.replied_ms == ts:
-        m = replace(m, replied_ms=None)
+    m = message_with(messages[i][1] if found else Message(), fact)
     updated = (*messages[:i], (fact.wamid, m), *messages[i + 1 if found else i :])
+    ts = fact.ts_ms
     watermark = ts if window.watermark_ms is None else max(window.watermark_ms, ts)
     return replace(window, messages=updated, watermark_ms=watermark)
 

@@ -20,6 +20,7 @@ from pipeline.policy.reply_rate import (
     ScopeWindow,
     apply_fact,
     judge,
+    message_with,
     sample_at,
 )
 from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
@@ -37,18 +38,8 @@ facts = st.builds(
 def reference_apply_fact(window: ScopeWindow, fact: RateFact) -> ScopeWindow:
     """The fold as first written: rebuild the window as a dict and sort it again."""
     messages = dict(window.messages)
-    m = messages.get(fact.wamid, Message())
+    m = message_with(messages.get(fact.wamid, Message()), fact)
     ts = fact.ts_ms
-    if fact.kind == "sent":
-        m = replace(m, sent_ms=ts if m.sent_ms is None else min(m.sent_ms, ts))
-    elif fact.kind == "delivered":
-        m = replace(m, delivered_ms=ts if m.delivered_ms is None else min(m.delivered_ms, ts))
-    elif fact.kind == "failed":
-        m = replace(m, failed_ms=ts if m.failed_ms is None else min(m.failed_ms, ts))
-    elif fact.kind == "replied":
-        m = replace(m, replied_ms=ts)
-    elif fact.kind == "unreplied" and m.replied_ms == ts:
-        m = replace(m, replied_ms=None)
     messages[fact.wamid] = m
     watermark = ts if window.watermark_ms is None else max(window.watermark_ms, ts)
     return replace(window, messages=tuple(sorted(messages.items())), watermark_ms=watermark)
