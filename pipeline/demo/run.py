@@ -299,6 +299,9 @@ def demo_settings(settings: Settings) -> Settings:
             # A simulated hour passes each second: pace the sender like a large sender
             # (1,000/s, Meta's upgraded tier) so a day's campaign fits in seconds.
             "whatsapp_throughput_profile": "high",
+            # The report attributes everything once at the end; meanwhile the periodic job
+            # would only take CPU from the sender (no dashboard watches the demo).
+            "attribution_refresh_seconds": 600.0,
         }
     )
 
