@@ -24,6 +24,7 @@ from pipeline.runtime.faust_end_offsets import (
     EndOffsetsConsumerThread,
     EndOffsetsTransport,
 )
+from pipeline.runtime.faust_owned_acks import OwnedAcksConsumer
 
 FAUST_FETCH_WAIT_MS = 1500  # what Faust hard-codes: the baseline of bench/autoreply_latency.py
 
@@ -37,7 +38,7 @@ class FetchWaitConsumerThread(EndOffsetsConsumerThread):
         return consumer
 
 
-class FetchWaitConsumer(EndOffsetsConsumer):
+class FetchWaitConsumer(OwnedAcksConsumer, EndOffsetsConsumer):  # owned acks: the sender
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

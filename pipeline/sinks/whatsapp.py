@@ -12,7 +12,9 @@ stream). Here the agent hands each command to a task and moves on; the task ackn
 event only once the command's one SendResult is produced, and acknowledgements are released in
 offset order (Faust's own gap check is off by one: offset_acks.py), so a commit never passes a
 command without its result: a crash redelivers whatever had no result yet and the ledger
-decides what to do with each copy. Design and guarantees: docs/sender.md.
+decides what to do with each copy. The commands topic is owned by this agent
+(runtime/faust_owned_acks.py): Faust can otherwise lose an event at a seek and acknowledges
+events a stream skips. Design and guarantees: docs/sender.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import mode
 from pipeline import topics
 from pipeline.app import WapipeApp
 from pipeline.events import ConsentChange, DeliveryReceipt, OutboundCommand, SendResult
+from pipeline.runtime.faust_owned_acks import OwnedAcksConsumer
 from pipeline.sinks.cloud_api import CloudApiClient
 from pipeline.sinks.command_ledger import CommandLedger, DeferralBook
 from pipeline.sinks.offset_acks import InOrderAcks
@@ -98,9 +101,21 @@ def register(wapp: WapipeApp) -> None:
     async def send_commands(stream: faust.StreamT[OutboundCommand]) -> AsyncIterator[None]:
         manual = stream.noack()  # type: ignore[attr-defined]  # Stream has it, StreamT not
         in_order = InOrderAcks()  # Faust's commit skips a one-offset gap: offset_acks.py
+        consumer = app.consumer
+        owner = consumer if isinstance(consumer, OwnedAcksConsumer) else None
+        if owner is not None:
+            # Only this agent's acks count: Faust acks events it skips in a rebalance
+            # (runtime/faust_owned_acks.py).
+            owner.own([topics.COMMANDS.name])
+
+        async def release(event: faust.EventT) -> None:
+            if owner is not None:
+                owner.ack_owned(event.message)
+            await manual.ack(event)
+
         async for event in manual.events():
             message = event.message
-            ack = in_order.expect(message.partition, message.offset, partial(manual.ack, event))
+            ack = in_order.expect(message.partition, message.offset, partial(release, event))
             await sender.admit(event.value, partition=message.partition, ack=ack)
             yield None
 
