@@ -144,12 +144,6 @@ def test_two_replays_from_scratch_give_identical_tags_and_alarm_sequences(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="intermittent (issue 6 report, docs/agents.md): in about 3 of 17 runs the restarted "
-    "worker stopped making progress after recovery (not yet diagnosed); tags and alarms matched "
-    "in every run that caught up",
-)
 def test_a_sigkill_midway_gives_identical_tags_and_alarm_sequences(
     first_replay: tuple[Any, Any], tmp_path: Path
 ) -> None:
