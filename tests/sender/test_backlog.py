@@ -13,6 +13,7 @@ from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.sandbox import PopulationSpec, SandboxConfig
 from pipeline.topics import RESULTS
 from tests.sender.conftest import start_worker
+from tests.sender.crash_history import command_history
 from tests.sender.harness import SandboxProcess, TopicReader, command, produce_commands, worker_env
 from tests.sender.rate_windows import busiest_window, closest_pair_gap_s
 from tests.support.workers import WorkerProcess
@@ -87,13 +88,6 @@ def test_backlog_keeps_and_uses_the_rate(
     assert gap >= 6.0, f"a customer got two messages {gap:.3f} s apart"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 5): in about 1 run of 5 one command of the backlog still has no "
-    "SendResult after the restart (nothing is sent twice). Fixed so far: Faust's commit passing "
-    "a command in hand (offset_acks.py) and the result/done window (published_results.py); "
-    "the remaining cause is not found (docs/sender.md, Known limits)",
-)
 def test_sigkill_mid_backlog_sends_each_command_at_most_once(
     broker: EmbeddedBroker,
     sandbox: SandboxProcess,
@@ -119,11 +113,26 @@ def test_sigkill_mid_backlog_sends_each_command_at_most_once(
     assert 0 < sent() < len(commands), "kill the sender in the middle of the backlog"
 
     workers.append(start_worker(broker, tmp_path, app_id, worker_env_, "sender"))
+
+    def history(command_ids: set[str]) -> str:
+        return command_history(
+            bootstrap=broker.bootstrap_servers,
+            app_id=app_id,
+            command_ids=sorted(command_ids)[:5],
+            sandbox=sandbox,
+            worker_log=first.log_path,
+        )
+
     results = TopicReader(broker.bootstrap_servers, RESULTS)
     try:
-        results.wait_for(
-            lambda ev: ids <= {r.command_id for r in ev}, timeout_s=BACKLOG / RATE_PER_S * 2 + 30
-        )
+        try:
+            results.wait_for(
+                lambda ev: ids <= {r.command_id for r in ev},
+                timeout_s=BACKLOG / RATE_PER_S * 2 + 30,
+            )
+        except TimeoutError:
+            missing = ids - {r.command_id for r in results.events}
+            pytest.fail(f"{len(missing)} commands without a SendResult:\n{history(missing)}")
         time.sleep(2)  # anything sent twice would show up now
         results.poll()
     finally:
@@ -132,9 +141,7 @@ def test_sigkill_mid_backlog_sends_each_command_at_most_once(
     mine = [r for r in results.events if r.command_id in ids]
     per_command = Counter(r.command_id for r in mine)
     twice = {c for c, n in per_command.items() if n > 1}
-    assert not twice, [
-        (r.command_id, r.outcome, r.reason, r.wamid) for r in mine if r.command_id in twice
-    ]
+    assert not twice, f"{len(twice)} commands with two SendResults:\n{history(twice)}"
     accepted_requests = [r for r in sandbox.requests(accepted=True) if r.phone_number_id == number]
     sends = Counter(r.biz_opaque_callback_data for r in accepted_requests)
     assert max(sends.values()) == 1, f"sent twice: {[c for c, n in sends.items() if n > 1][:3]}"
