@@ -62,11 +62,11 @@ class OwnedAcksConsumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._owned_topics: set[str] = set()
-        self._seeks = 0  # perform_seek calls so far: a batch fetched before one is stale
-        self._sought: dict[TP, int | None] = {}  # owned partitions' read offsets at the seek
+        self._owned_seeks = 0  # perform_seek calls so far: a batch fetched before one is stale
+        self._owned_sought: dict[TP, int | None] = {}  # owned partitions' read offsets at the seek
         # Where reading started in a partition without a committed offset (never committed,
         # or at 0, which Faust does not record): the first record fetched since the seek.
-        self._run_start: dict[TP, int] = {}
+        self._owned_run_start: dict[TP, int] = {}
 
     def own(self, topics: Iterable[str]) -> None:
         """From now on only :meth:`ack_owned` acknowledges events of ``topics``."""
@@ -86,7 +86,7 @@ class OwnedAcksConsumer(faust_aiokafka.Consumer):
             return super()._new_offset(tp)
         committed = self._committed_offset[tp]
         if committed is None:
-            committed = self._run_start.get(tp)
+            committed = self._owned_run_start.get(tp)
         offset, left = committable_offset(committed, self._acked[tp])
         if offset is not None:
             self._acked[tp][:] = left
@@ -99,15 +99,15 @@ class OwnedAcksConsumer(faust_aiokafka.Consumer):
             if seeks is None:
                 # The batch is in hand from its first record (Faust's wait for records may
                 # span a seek, and what it returns after one was fetched after it).
-                seeks = self._seeks
+                seeks = self._owned_seeks
             if tp.topic in self._owned_topics:
-                if self._seeks != seeks:
+                if self._owned_seeks != seeks:
                     self._read_from_seek()
                     continue  # fetched before the seek, which fetches it again
                 if self._committed_offset[tp] is None:
-                    self._run_start.setdefault(tp, message.offset)
+                    self._owned_run_start.setdefault(tp, message.offset)
             yield tp, message
-        if seeks is not None and self._seeks != seeks:
+        if seeks is not None and self._owned_seeks != seeks:
             self._read_from_seek()
 
     def _read_from_seek(self) -> None:
@@ -115,7 +115,7 @@ class OwnedAcksConsumer(faust_aiokafka.Consumer):
         # delivered while perform_seek ran put it back past the seek; records queued for the
         # agent are dropped when the flow resumes. From the sought offset every one of them
         # is delivered again (the owner drops the copies it has).
-        self._read_offset.update(self._sought)
+        self._read_offset.update(self._owned_sought)
 
     async def perform_seek(self) -> None:
         await super().perform_seek()
@@ -124,10 +124,10 @@ class OwnedAcksConsumer(faust_aiokafka.Consumer):
         # during table recovery): the rest of that batch would be delivered and move the read
         # offset past records the agent never got, and the fetch from the committed offset
         # would then skip them (seen in the sender's SIGKILL test: one command never seen).
-        self._sought = {
+        self._owned_sought = {
             tp: self._read_offset.get(tp)
             for tp in self.assignment()
             if tp.topic in self._owned_topics
         }
-        self._run_start.clear()
-        self._seeks += 1
+        self._owned_run_start.clear()
+        self._owned_seeks += 1
