@@ -86,7 +86,7 @@ class RewindingConsumerThread(FetchWaitConsumerThread):
 
 class RewindingConsumer(FetchWaitConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._sought: dict[TP, int | None] = {}  # read offsets set by the last seek
+        self._seek_read_offsets: dict[TP, int | None] = {}  # set by the last seek
         super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
@@ -97,12 +97,12 @@ class RewindingConsumer(FetchWaitConsumer):
         # resume the flow after the seek; until then nothing is fetched or delivered.
         self.stop_flow()
         await super().perform_seek()
-        self._sought = {tp: self._read_offset[tp] for tp in self.assignment()}
+        self._seek_read_offsets = {tp: self._read_offset[tp] for tp in self.assignment()}
 
     def resume_flow(self) -> None:
         # A delivery abandoned when the flow stopped still records its offset as read; the
         # seek's read offsets win, or the re-fetched records below it would be dropped.
-        sought, self._sought = self._sought, {}
+        sought, self._seek_read_offsets = self._seek_read_offsets, {}
         self._read_offset.update(sought)
         super().resume_flow()
 
