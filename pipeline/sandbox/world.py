@@ -135,6 +135,10 @@ class SandboxWorld:
             error = self.rules.check_throughput(phone_number_id, now_s)
         request: SendRequest | MetaError = error or self._parse(raw_body)
         if isinstance(request, MetaError):
+            if error is not None:
+                # Refused before the body counted: still record whom and which command it was
+                # about, so a test can count a command's attempts (130429 included).
+                _note_body(entry, raw_body)
             return self._refuse(entry, request)
         entry.wa_id, entry.to, entry.type = request.wa_id, request.to_input, request.type
         entry.template = request.template.name if request.template else None
@@ -389,3 +393,14 @@ class SandboxWorld:
     def _fbtrace_id(self, seq: int) -> str:
         digest = hashlib.blake2b(repr((self.config.seed, "trace", seq)).encode(), digest_size=9)
         return base64.urlsafe_b64encode(digest.digest()).decode()
+
+
+def _note_body(entry: RequestRecord, raw_body: bytes) -> None:
+    try:
+        body = json.loads(raw_body)
+    except ValueError:
+        return
+    if isinstance(body, dict):
+        to, callback = body.get("to"), body.get("biz_opaque_callback_data")
+        entry.to = to if isinstance(to, str) else None
+        entry.biz_opaque_callback_data = callback if isinstance(callback, str) else None

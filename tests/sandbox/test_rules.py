@@ -145,9 +145,12 @@ async def test_throughput_80_per_second_per_number_then_130429(
     for wa_id in customers[:80]:
         r = await send(http, sandbox, template(wa_id))
         assert r.status_code == 200, r.text
-    r = await send(http, sandbox, template(customers[80]))
+    r = await send(http, sandbox, template(customers[80], biz_opaque_callback_data="cmd-81"))
     assert r.status_code == 429
     assert_meta_error(r, 130429)
+    # Refused before the body counted, yet recorded as this command's attempt.
+    refused = [q for q in sandbox.world.record.requests() if q.error_code == 130429]
+    assert [(q.biz_opaque_callback_data, q.to) for q in refused] == [("cmd-81", customers[80])]
     sandbox.world.clock.advance(1.0)
     assert (await send(http, sandbox, template(customers[80]))).status_code == 200
 
