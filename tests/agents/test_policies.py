@@ -100,20 +100,7 @@ def test_credits_do_not_depend_on_arrival_order(ds, rs, seed) -> None:  # type: 
 def test_published_fact_diffs_rebuild_the_same_window_in_any_order(ds, rs, seed) -> None:  # type: ignore[no-untyped-def]
     steps = [("d", d) for d in ds] + [("r", r) for r in rs]
     random.Random(seed).shuffle(steps)
-    state, window = CustomerMessages(), ScopeWindow()
-    for kind, item in steps:
-        if kind == "d":
-            n, ts = item
-            state = note_message(
-                state, wamid=f"w{n}", business_number_id="b", status="delivered", ts_ms=ts
-            )
-        else:
-            ts, ctx = item
-            state = note_reply(state, ts_ms=ts, context_id=None if ctx is None else f"w{ctx}")
-        state, facts = publish(state, window_ms=W)
-        for fact in facts:
-            if fact.scope == "number:b":
-                window = apply_fact(window, fact)
+    state, window = customer_and_window(steps, lambda s: s)
     direct = ScopeWindow()
     for fact in sorted(
         rate_facts(state, window_ms=W), key=lambda f: (f.kind == "replied", f.ts_ms)
@@ -131,9 +118,11 @@ def step_ms(step: Step) -> int:
     return int(step[1][1] if step[0] == "d" else step[1][0])  # type: ignore[arg-type]
 
 
-def window_fed(steps: list[Step], forget: Callable[[CustomerMessages], CustomerMessages]) -> Any:
-    """The number window fed by one customer's published facts, forgetting after each event
-    (what the attribution agent does per batch)."""
+def customer_and_window(
+    steps: list[Step], forget: Callable[[CustomerMessages], CustomerMessages]
+) -> tuple[CustomerMessages, ScopeWindow]:
+    """One customer's attribution state, and the number window fed by its published facts,
+    forgetting after each event (what the attribution agent does per batch)."""
     state, window = CustomerMessages(), ScopeWindow()
     for kind, item in steps:
         if kind == "d":
@@ -147,8 +136,13 @@ def window_fed(steps: list[Step], forget: Callable[[CustomerMessages], CustomerM
         state, facts = publish(state, window_ms=W)
         state = forget(state)
         for fact in facts:
-            window = apply_fact(window, fact)
-    return window
+            if fact.scope == "number:b":
+                window = apply_fact(window, fact)
+    return state, window
+
+
+def window_fed(steps: list[Step], forget: Callable[[CustomerMessages], CustomerMessages]) -> Any:
+    return customer_and_window(steps, forget)[1]
 
 
 late_deliveries = st.lists(
