@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import faust
 
 from pipeline.clock import Clock, SystemClock
+from pipeline.runtime.faust_fetch_batches import FetchBatchTransport
 from pipeline.runtime.faust_producer import install_bulk_producer_buffer
-from pipeline.runtime.faust_rewind import RewindingTransport
 from pipeline.schemas.codec import register_faust_codecs
 from pipeline.settings import Settings
 from pipeline.topics import ALL_TOPICS, TopicSpec
@@ -87,8 +87,9 @@ def faust_app(settings: Settings, *, bootstrap: str) -> faust.App:
     # pipeline/runtime/faust_end_offsets.py, tests/broker/test_faust_worker.py). Its fetch
     # wait is a setting: Tansu holds an empty fetch to the end (runtime/faust_fetch_wait.py).
     # Its seeks also rewind partitions never committed, whose records Faust may have fetched
-    # and dropped during a rebalance (issue 6, runtime/faust_rewind.py).
-    app.transport = RewindingTransport(
+    # and dropped during a rebalance (issue 6, runtime/faust_rewind.py). Agents that iterate
+    # a FetchBatchTopic get whole fetches (runtime/faust_fetch_batches.py).
+    app.transport = FetchBatchTransport(
         app.conf.broker_consumer, app, fetch_wait_ms=settings.consumer_fetch_wait_ms
     )
     return app

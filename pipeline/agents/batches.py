@@ -5,8 +5,9 @@ everything after that per batch: one table read and write per key per batch, one
 judgement. ``take_events`` keeps each event (key, partition) and acks the whole batch after
 the loop body, so a crash redelivers the batch (at-least-once, and the folds are idempotent).
 
-An agent that reads its topics as raw bytes (``value_serializer="raw"``) decodes a batch at
-once with :func:`decode_by_key`: Avro straight to ``(record name, fields)``, no event object.
+An agent that reads whole fetches (a :class:`~pipeline.runtime.faust_fetch_batches.FetchBatchTopic`)
+decodes each at once with :func:`decode_by_key`: Avro straight to ``(record name, fields)``,
+no event object.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from faust.types import EventT
 
 from pipeline.errors import SchemaError
 from pipeline.policy.customer_batch import EventRecord
+from pipeline.runtime.faust_fetch_batches import FetchedBatch
 from pipeline.schemas.codec import AvroEventCodec
 
 log = structlog.get_logger(__name__)
@@ -48,33 +50,35 @@ def group_by_key(batch: Sequence[EventT]) -> dict[str, tuple[int, list[Any]]]:
 
 
 def decode_by_key(
-    batch: Sequence[EventT], codec: AvroEventCodec
+    batch: FetchedBatch, codec: AvroEventCodec
 ) -> dict[str, tuple[int, list[EventRecord]]]:
-    """A raw-bytes batch's values decoded and grouped by key, in arrival order, with the
+    """A fetched batch's values decoded and grouped by key, in arrival order, with the
     key's partition. A value no schema decodes is logged (by offset) and skipped."""
     groups: dict[str, tuple[int, list[EventRecord]]] = {}
     decode = codec.decode_dict
-    for event in batch:
-        key = event.key
-        if not isinstance(key, str):
-            continue  # customer topics are always keyed; an unkeyed record has no owner
-        message = event.message
-        try:
-            record = decode(event.value)
-        except SchemaError as exc:
-            log.warning(
-                "batch.undecodable",
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                error=str(exc),
-            )
-            continue
-        group = groups.get(key)
-        if group is None:
-            groups[key] = (message.partition, [record])
-        else:
-            group[1].append(record)
+    for tp, records in batch.parts:
+        partition = tp.partition
+        for record in records:
+            raw_key = record.key
+            if raw_key is None:
+                continue  # customer topics are always keyed; an unkeyed record has no owner
+            try:
+                key = raw_key.decode("utf-8")
+                event = decode(record.value)
+            except (SchemaError, UnicodeDecodeError) as exc:
+                log.warning(
+                    "batch.undecodable",
+                    topic=tp.topic,
+                    partition=partition,
+                    offset=record.offset,
+                    error=str(exc),
+                )
+                continue
+            group = groups.get(key)
+            if group is None:
+                groups[key] = (partition, [event])
+            else:
+                group[1].append(event)
     return groups
 
 

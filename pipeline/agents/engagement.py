@@ -9,14 +9,16 @@
 
 How it stays fast and exact (docs/agents.md, docs/benchmarks.md "Engagement"):
 
-* Batches: the sources are read as raw bytes with ``take_events``; a batch is decoded at once
-  to records and grouped by customer (:func:`~pipeline.agents.batches.decode_by_key`), each
-  customer's records are folded in place and judged once (:func:`fold_batch`), and each
-  changed customer is written once per batch.
+* Batches: the agent receives what the consumer fetched, a batch at a time (a
+  :class:`~pipeline.runtime.faust_fetch_batches.FetchBatchTopic`: Faust's per-record path
+  costs more than the fold); a batch is decoded at once to records and grouped by customer
+  (:func:`~pipeline.agents.batches.decode_by_key`), each customer's records are folded in
+  place and judged once (:func:`fold_batch`), and each changed customer is written once per
+  batch.
 * Output per batch: table values and TagChanges go to aiokafka one batch per partition
   (:class:`~pipeline.agents.batch_output.BatchOutput`), at the key's source partition (the
   customer topics, the changelog and customer.tags.v1 are co-partitioned, murmur2,
-  design.md §3a), flushed before Faust acks the batch.
+  design.md §3a), flushed before the batch is acknowledged (``ack_fetched``).
 * Idempotent: the fold remembers order ids and keeps times as maxima, so a redelivered batch
   (at-least-once) changes nothing and publishes nothing.
 * Event time: tags are judged at the latest event time or sweep tick seen for the customer;
@@ -35,7 +37,7 @@ from aiokafka.partitioner import murmur2
 
 from pipeline import topics
 from pipeline.agents.batch_output import BatchOutput
-from pipeline.agents.batches import decode_by_key, event_batches
+from pipeline.agents.batches import decode_by_key
 from pipeline.agents.due_index import DueIndex
 from pipeline.agents.state_codec import register_state_codec, use_state_codec
 from pipeline.agents.sweep_ticks import SweepTick, sweep_ticks
@@ -49,6 +51,7 @@ from pipeline.policy.tag_timeline import (
     sweep,
     thresholds_from_settings,
 )
+from pipeline.runtime.faust_fetch_batches import FetchBatchTopic, FetchedBatch, ack_fetched
 from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
 
@@ -109,9 +112,9 @@ def register(wapp: WapipeApp) -> None:
         use_partitioner=True,
     )
     use_state_codec(customers)
-    # Raw bytes: a batch is decoded at once (decode_by_key), not one event object at a time.
-    source = app.topic(
-        *(spec.name for spec in SOURCES), key_serializer="utf8", value_serializer="raw"
+    # Whole fetches, decoded at once (decode_by_key), not one Faust event per record.
+    source = FetchBatchTopic(
+        app, topics=[spec.name for spec in SOURCES], max_records=settings.engagement_batch_max
     )
     codec = AvroEventCodec()
     output = BatchOutput(app, partitions=settings.kafka_partitions)
@@ -134,10 +137,8 @@ def register(wapp: WapipeApp) -> None:
         stats.changes += len(deltas)
 
     @app.agent(source, name="engagement")
-    async def fold_customer_events(stream: faust.StreamT[Any]) -> None:
-        async for batch in event_batches(
-            stream, max_events=settings.engagement_batch_max, within_s=settings.engagement_batch_s
-        ):
+    async def fold_customer_events(stream: faust.StreamT[FetchedBatch]) -> None:
+        async for batch in stream:
             stats.events += len(batch)
             stats.batches += 1
             for customer, (partition, records) in decode_by_key(batch, codec).items():
@@ -146,6 +147,7 @@ def register(wapp: WapipeApp) -> None:
                 if after is not before:
                     store(customer, partition, after, deltas)
             await output.flush()  # before the batch is acked: at-least-once
+            ack_fetched(app, batch)
 
     @app.on_rebalance_complete.connect
     def reindex_after_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -74,17 +74,12 @@ class CustomerState:
 
     @property
     def last_interaction_ms(self) -> int | None:
-        stamps = [
-            t
-            for t in (
-                self.last_inbound_ms,
-                self.last_read_ms,
-                self.last_reply_ms,
-                self.last_click_ms,
-            )
-            if t is not None
-        ]
-        return max(stamps) if stamps else None
+        # Read several times per judgement (the engagement agent's hot path): no list, no max.
+        last = self.last_inbound_ms
+        for t in (self.last_read_ms, self.last_reply_ms, self.last_click_ms):
+            if t is not None and (last is None or t > last):
+                last = t
+        return last
 
     def last_interaction_kind(self) -> str | None:
         last = self.last_interaction_ms

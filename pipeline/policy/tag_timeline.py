@@ -30,7 +30,8 @@ from pipeline.policy.tags import (
     compute_tags,
     diff_tags,
     next_tag_change_ms,
-    tag_report,
+    tag_family,
+    tag_reasons,
 )
 
 
@@ -62,8 +63,9 @@ def _judge(
         # change's id and be dropped downstream. So stamps strictly increase, 1 ms at a time;
         # the tags stay judged at ``at`` (judging at the stamp made them batching-dependent).
         stamp = at if stamp is None or at > stamp else stamp + 1
-        # Wording reasons is most of a judgement's cost: only for customers whose tags moved.
-        deltas = diff_tags(customer.tags, tags, tag_report(state, at, th)[1])
+        # Wording reasons is most of a judgement's cost: only the families whose tags moved.
+        families = {tag_family(t) for t in customer.tags ^ tags}
+        deltas = diff_tags(customer.tags, tags, tag_reasons(state, at, tags, families, th))
         timed = [TimedDelta(delta=d, ts_ms=stamp) for d in deltas]
     updated = TaggedCustomer(
         state=state,

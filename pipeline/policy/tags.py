@@ -12,7 +12,7 @@ never interacted has no heat tag and is not dormant (unknown, not lost).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -111,38 +111,68 @@ def tag_report(
     state: CustomerState, now_ms: int, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
 ) -> tuple[frozenset[str], dict[str, str]]:
     """The tags at ``now_ms`` and, per family (freq, value, heat, dormant, vip, opted-out),
-    a sentence saying why the customer is where they are."""
-    tags: set[str] = set()
-    reasons: dict[str, str] = {}
-    freq, reasons["freq"] = _frequency(state, now_ms, thresholds)
-    tags.add(freq)
-    value = _value(state, thresholds)
+    a sentence saying why the customer is where they are.
+
+    The tags come from the wording helpers, independently of :func:`compute_tags` (the agent's
+    fast path), and a property test holds the two equal.
+    """
+    th = thresholds
+    found = {_frequency(state, now_ms, th)[0]}
+    value = _value(state, th)
+    heat = _heat(state, now_ms, th)
     if value:
-        tags.add(value[0])
-        reasons["value"] = value[1]
-    else:
-        reasons["value"] = "no purchases yet"
-    heat = _heat(state, now_ms, thresholds)
+        found.add(value[0])
     if heat:
-        tags.add(heat[0])
-        reasons["heat"] = heat[1]
-    else:
-        reasons["heat"] = "no interaction yet"
-    dormant, reasons[DORMANT] = _dormancy(state, now_ms, thresholds)
-    if dormant:
-        tags.add(DORMANT)
-    is_vip = VALUE_HIGH in tags and HEAT_HOT in tags
-    if is_vip:
-        tags.add(VIP)
-        reasons[VIP] = "value:high and heat:hot"
-    else:
-        now = ", ".join(sorted(t for t in tags if t.startswith(("value:", "heat:")))) or "neither"
-        reasons[VIP] = f"needs value:high and heat:hot (now {now})"
+        found.add(heat[0])
+    if _dormancy(state, now_ms, th)[0]:
+        found.add(DORMANT)
+    if VALUE_HIGH in found and HEAT_HOT in found:
+        found.add(VIP)
     if state.opted_out:
-        tags.add(OPTED_OUT)
-    source = state.consent_source or "default"
-    reasons[OPTED_OUT] = f"opted {'out' if state.opted_out else 'in'} via {source}"
-    return frozenset(tags), reasons
+        found.add(OPTED_OUT)
+    tags = frozenset(found)
+    return tags, tag_reasons(state, now_ms, tags, FAMILIES, th)
+
+
+#: Every tag family, in the order :func:`tag_report` words them.
+FAMILIES = ("freq", "value", "heat", DORMANT, VIP, OPTED_OUT)
+
+
+def tag_reasons(
+    state: CustomerState,
+    now_ms: int,
+    tags: frozenset[str],
+    families: Iterable[str],
+    thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+) -> dict[str, str]:
+    """The sentences of :func:`tag_report` for ``families`` only, given the tags at ``now_ms``.
+
+    Wording is most of a judgement's cost (issue 6's benchmark): the agent words only the
+    families whose tags changed.
+    """
+    th = thresholds
+    reasons: dict[str, str] = {}
+    for family in families:
+        if family == "freq":
+            reasons["freq"] = _frequency(state, now_ms, th)[1]
+        elif family == "value":
+            value = _value(state, th)
+            reasons["value"] = value[1] if value else "no purchases yet"
+        elif family == "heat":
+            heat = _heat(state, now_ms, th)
+            reasons["heat"] = heat[1] if heat else "no interaction yet"
+        elif family == DORMANT:
+            reasons[DORMANT] = _dormancy(state, now_ms, th)[1]
+        elif family == VIP:
+            if VIP in tags:
+                reasons[VIP] = "value:high and heat:hot"
+            else:
+                now = ", ".join(sorted(t for t in tags if t.startswith(("value:", "heat:"))))
+                reasons[VIP] = f"needs value:high and heat:hot (now {now or 'neither'})"
+        elif family == OPTED_OUT:
+            source = state.consent_source or "default"
+            reasons[OPTED_OUT] = f"opted {'out' if state.opted_out else 'in'} via {source}"
+    return reasons
 
 
 def compute_tags(
@@ -156,7 +186,10 @@ def compute_tags(
     """
     th = thresholds
     since = now_ms - th.frequency_window_ms
-    recent = sum(1 for p in state.purchases if p.ts_ms >= since)
+    recent = 0
+    for p in state.purchases:  # a loop, not sum(genexpr): this runs several times a judgement
+        if p.ts_ms >= since:
+            recent += 1
     if recent >= th.monthly_min_purchases:
         tags = [FREQ_MONTHLY]
     elif recent:
