@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         description="Event loop of `wapipe run` and `wapipe sandbox`: uvloop (if installed) or "
         "asyncio.",
     )
+    worker_gc_gen0: int = Field(
+        50_000,
+        ge=0,
+        description="Young-generation threshold of the cyclic garbage collector in `wapipe run` "
+        "workers, which also freeze what exists at start-up (pipeline/runtime/gc_tuning.py); "
+        "0 keeps CPython's defaults.",
+    )
     web_host: str = Field("127.0.0.1", description="Address the worker's web server binds.")
     web_port: int = Field(
         8066, ge=1, le=65535, description="Worker web server port (webhooks, /metrics, SQL)."
@@ -175,7 +182,11 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Seconds between sweeps that apply time-driven tag and SLA changes."
     )
     engagement_batch_max: int = Field(
-        2000, ge=1, le=100_000, description="Events an engagement agent folds per batch, at most."
+        20_000,
+        ge=1,
+        le=100_000,
+        description="Events an engagement agent folds per batch, at most (a customer's events "
+        "in one batch are judged once: larger batches, less work per event).",
     )
     engagement_batch_s: float = Field(
         0.2, gt=0, le=10, description="Longest wait before an agent folds a partial batch."

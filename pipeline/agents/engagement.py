@@ -77,18 +77,23 @@ def partition_of(key: str, partitions: int) -> int:
     return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
-def tag_change(customer: str, timed: TimedDelta) -> TagChange:
+def tag_change_fields(customer: str, timed: TimedDelta) -> dict[str, Any]:
+    """A TagChange's fields, ready for the Avro encoder (the agent's path: no event object)."""
     d = timed.delta
     # Deterministic id: a change republished after a redelivery deduplicates downstream.
     ident = f"{customer}|{d.tag}|{d.change}|{timed.ts_ms}".encode()
-    return TagChange(
-        event_id=hashlib.blake2b(ident, digest_size=12).hexdigest(),
-        customer=customer,
-        tag=d.tag,
-        change=d.change,
-        reason=d.reason,
-        ts_ms=timed.ts_ms,
-    )
+    return {
+        "event_id": hashlib.blake2b(ident, digest_size=12).hexdigest(),
+        "customer": customer,
+        "tag": d.tag,
+        "change": d.change,
+        "reason": d.reason,
+        "ts_ms": timed.ts_ms,
+    }
+
+
+def tag_change(customer: str, timed: TimedDelta) -> TagChange:
+    return TagChange(**tag_change_fields(customer, timed))
 
 
 @dataclass
@@ -117,6 +122,7 @@ def register(wapp: WapipeApp) -> None:
         app, topics=[spec.name for spec in SOURCES], max_records=settings.engagement_batch_max
     )
     codec = AvroEventCodec()
+    tag_schema = codec.registry.current(TagChange.__name__)
     output = BatchOutput(app, partitions=settings.kafka_partitions)
     ticks = sweep_ticks(wapp)
     due = DueIndex()
@@ -131,7 +137,7 @@ def register(wapp: WapipeApp) -> None:
         output.put(customers, customer, after, partition=partition)
         due.schedule(partition, customer, after.next_change_ms)
         for timed in deltas:
-            change = codec.encode(tag_change(customer, timed))
+            change = codec.encode_dict(tag_schema, tag_change_fields(customer, timed))
             output.add(topics.TAGS.name, customer, change, partition=partition)
         stats.writes += 1
         stats.changes += len(deltas)
@@ -186,5 +192,6 @@ __all__ = [
     "partition_of",
     "register",
     "tag_change",
+    "tag_change_fields",
     "tag_thresholds",
 ]

@@ -13,6 +13,7 @@ import json
 from dataclasses import fields, is_dataclass
 from typing import Any
 
+import orjson
 from faust.serializers import codecs
 
 from pipeline.errors import SchemaError
@@ -196,7 +197,9 @@ class StateJsonCodec(codecs.Codec):
     def _dumps(self, obj: Any) -> bytes:
         if type(obj) is ScopeWindow and _FAST_SCOPE_WINDOW:
             return self._dumps_scope_window(obj)
-        return json.dumps(to_plain(obj), separators=(",", ":")).encode("utf-8")
+        # orjson: a customer's value in 0.8 µs instead of json's 13 µs (issue 6's benchmark);
+        # the same compact JSON, with non-ASCII text as UTF-8 rather than \u escapes.
+        return orjson.dumps(to_plain(obj))
 
     def _dumps_scope_window(self, window: ScopeWindow) -> bytes:
         """The bytes ``json.dumps(to_plain(window))`` gives, from remembered message texts."""
@@ -220,7 +223,7 @@ class StateJsonCodec(codecs.Codec):
 
     def _loads(self, s: bytes) -> Any:
         try:
-            return from_plain(json.loads(s))
+            return from_plain(orjson.loads(s))
         except (TypeError, ValueError, KeyError) as exc:
             raise SchemaError(
                 f"table value does not decode ({exc}); the state layout changed: rebuild the "

@@ -263,19 +263,29 @@ def next_tag_change_ms(
     window), so the candidates are a handful of boundary instants.
     """
     th = thresholds
-    candidates: set[int] = set()
+    candidates: list[int] = []
     last = state.last_interaction_ms
     if last is not None:
-        for within_ms in (th.hot_within_ms, th.warm_within_ms, th.dormant_after_ms):
-            candidates.add(last + within_ms + 1)
+        candidates += (
+            last + th.hot_within_ms + 1,
+            last + th.warm_within_ms + 1,
+            last + th.dormant_after_ms + 1,
+        )
     # Each purchase leaving the window is a candidate; only some change the frequency class
-    # (the loop below checks), and the list is bounded by max_tracked_orders.
-    candidates.update(p.ts_ms + th.frequency_window_ms + 1 for p in state.purchases)
+    # (the loop below checks), and the list is bounded by max_tracked_orders. Plain loops, no
+    # set or generator: this runs once per judgement (issue 6's benchmark).
+    leaves = th.frequency_window_ms + 1
+    for p in state.purchases:
+        candidates.append(p.ts_ms + leaves)
     if current is None:  # the caller may pass the tags at now_ms it already has
         current = compute_tags(state, now_ms, th)
-    for at in sorted(c for c in candidates if c > now_ms):
-        if compute_tags(state, at, th) != current:
-            return at
+    candidates.sort()
+    tried = now_ms
+    for at in candidates:
+        if at > tried:
+            if compute_tags(state, at, th) != current:
+                return at
+            tried = at
     return None
 
 

@@ -11,6 +11,7 @@ import structlog
 from pipeline.app import WapipeApp, build_app
 from pipeline.clock import Clock
 from pipeline.runtime.embedded import announce_worker, runtime
+from pipeline.runtime.gc_tuning import tune_gc
 from pipeline.runtime.sandbox_process import SandboxProcess
 from pipeline.settings import Settings
 
@@ -59,6 +60,9 @@ def run_worker(
                 finally:
                     stop_worker()
 
+        # Tables are long-lived objects in their tens of thousands: keep the collector from
+        # walking them every few hundred records (runtime/gc_tuning.py).
+        tune_gc(settings.worker_gc_gen0)
         worker = faust.Worker(
             app,
             loglevel=settings.log_level.upper(),

@@ -144,7 +144,8 @@ class AvroEventCodec:
     def encode_dict(self, known: KnownSchema, record: Mapping[str, Any]) -> bytes:
         try:
             if known.encoder is not None:
-                return MARKER + known.fingerprint + known.encoder(dict(record))
+                plain = record if type(record) is dict else dict(record)
+                return MARKER + known.fingerprint + known.encoder(plain)
             buf = io.BytesIO()
             buf.write(MARKER)
             buf.write(known.fingerprint)

@@ -8,8 +8,9 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.agents.engagement import tag_change
+from pipeline.agents.engagement import tag_change, tag_change_fields
 from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
+from pipeline.schemas.codec import AvroEventCodec
 from tests.agents.world import final_tags
 from tests.policy.customer_events import T0, purchase
 from tests.policy.test_customer_batch import events_strategy, thresholds_strategy
@@ -54,3 +55,16 @@ def test_a_tag_flipping_back_at_one_instant_gets_a_new_id() -> None:
     assert [c.change for c in high] == ["added", "removed", "added"]
     assert len({c.event_id for c in published}) == len(published)
     assert [c.ts_ms for c in high] == sorted({c.ts_ms for c in high})
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=events_strategy, th=thresholds_strategy)
+def test_the_agents_encoded_changes_are_the_events_bytes(events: list[object], th: object) -> None:
+    """The agent encodes TagChanges from plain fields (no event object): the same bytes."""
+    codec = AvroEventCodec()
+    schema = codec.registry.current("TagChange")
+    _, deltas = fold_events(TaggedCustomer(), events, th)  # type: ignore[arg-type]
+    for timed in deltas:
+        fast = codec.encode_dict(schema, tag_change_fields(CUSTOMER, timed))
+        assert fast == codec.encode(tag_change(CUSTOMER, timed))
+        assert codec.decode(fast) == tag_change(CUSTOMER, timed)
