@@ -23,7 +23,7 @@ A topic read both by a batch agent and by ordinary agents is delivered to both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -115,7 +115,20 @@ class FetchBatchConductor(Conductor):
 
 
 class FetchBatchConsumer(RewindingConsumer):
-    """Faust's consumer (as wapipe configures it) that also delivers fetch batches."""
+    """Faust's consumer (as wapipe configures it) that also delivers fetch batches.
+
+    A partition read both by a batch agent and by ordinary agents is committed only as far as
+    all of them have finished. Faust counts a record's readers with the message's reference
+    count (the streams' acknowledgements decrement it, and at zero its offset may be
+    committed); the batch agent holds one more reference on each such message, dropped when
+    it acknowledges the batch holding the record.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared: set[TP] = set()  # partitions read by a batch agent and per record
+        self._batch_done: dict[TP, int] = {}  # shared partition → next offset not yet done
+        self._referenced: dict[TP, list[Message]] = {}  # messages the batch agent holds
 
     async def _wait_next_records(
         self, timeout: float
@@ -132,6 +145,7 @@ class FetchBatchConsumer(RewindingConsumer):
             for tp, tp_records in records.items()
             if tp.topic not in channels or conductor.per_record(tp)
         }
+        self._shared.update(tp for tp in rest if tp.topic in channels)
         if self.flow_active and not self.should_stop:
             await self._deliver_batches(records, active, channels, shared=rest)
         # With the flow stopped the batches are dropped; Faust's getmany then seeks back to
@@ -193,12 +207,28 @@ class FetchBatchConsumer(RewindingConsumer):
         self._read_offset[tp] = last
         return fresh
 
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        async for tp, message in super().getmany(timeout):
+            if tp in self._shared and message.offset >= self._batch_done.get(tp, -1):
+                message.incref()  # the batch agent's reference, dropped by ack_fetched
+                self._referenced.setdefault(tp, []).append(message)
+            yield tp, message
+
+    async def perform_seek(self) -> None:
+        # Everything after the committed offsets is read (and acknowledged) again.
+        self._referenced.clear()
+        self._batch_done.clear()
+        await super().perform_seek()
+
     def ack_fetched(self, batch: FetchedBatch) -> bool:
         if batch.generation_id != self.app.consumer_generation_id:
             return False
         acks_enabled_for = self.app.topics.acks_enabled_for
         for tp, records in batch.parts:
             if not acks_enabled_for(tp.topic):
+                continue
+            if tp in self._shared:
+                self._release(tp, records[-1].offset + 1)
                 continue
             committed = self._committed_offset[tp]
             acked_index = self._acked_index[tp]
@@ -211,6 +241,20 @@ class FetchBatchConsumer(RewindingConsumer):
             self._acked[tp].extend(new)
             self._n_acked += len(new)
         return True
+
+    def _release(self, tp: TP, done: int) -> None:
+        """The batch agent finished ``tp`` below ``done``: drop its references there."""
+        self._batch_done[tp] = max(done, self._batch_done.get(tp, done))
+        referenced = self._referenced.get(tp)
+        if not referenced:
+            return
+        waiting = []
+        for message in referenced:
+            if message.offset < done:
+                message.ack(self)  # the last reference: its offset may be committed
+            else:
+                waiting.append(message)
+        self._referenced[tp] = waiting
 
 
 def _append(batches: list[FetchedBatch], tp: TP, records: list[Any], max_records: int) -> None:

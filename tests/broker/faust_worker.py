@@ -19,9 +19,18 @@ class CounterWorker:
     """One Faust worker process; SIGKILL it and start another with the same app id."""
 
     def __init__(
-        self, *, bootstrap: str, topic: str, app_id: str, data_dir: Path, partitions: int
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        app_id: str,
+        data_dir: Path,
+        partitions: int,
+        module: str = "tests.broker.faust_counter_app",
+        extra_args: tuple[str, ...] = (),
     ) -> None:
-        self.args = [bootstrap, topic, app_id, "0", str(data_dir), str(partitions)]
+        self.args = [bootstrap, topic, app_id, "0", str(data_dir), str(partitions), *extra_args]
+        self.module = module
         self.data_dir = data_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.web_port = 0
@@ -33,7 +42,7 @@ class CounterWorker:
         self.args[3] = str(self.web_port)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.broker.faust_counter_app", *self.args],
+                [sys.executable, "-m", self.module, *self.args],
                 cwd=REPO,
                 stdout=log,
                 stderr=log,

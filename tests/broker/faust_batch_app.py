@@ -1,0 +1,115 @@
+"""A Faust app for the fetch-batch tests: a FetchBatchTopic agent beside a per-record one.
+
+The batch agent writes one table entry per record it received (``"partition:offset"``, through
+:class:`~pipeline.agents.batch_output.BatchOutput`, as the engagement agent writes) and
+acknowledges each batch with ``ack_fetched`` once that is flushed. With ``per_record`` set, the
+counter agent of :mod:`tests.broker.faust_counter_app` reads the same topic record by record.
+While the file ``batches-closed`` exists in the data directory the batch agent waits before
+each batch, once it has done as many batches as the file says (empty: none), so a test can
+hold it back. Run it as a worker process::
+
+    python -m tests.broker.faust_batch_app BOOTSTRAP TOPIC APP_ID WEB_PORT DATA_DIR PARTITIONS \
+        PER_RECORD
+
+``GET /counts`` answers ``{"recovered", "rebalancing", "counts": {key: n}, "seen": [...],
+"batches": n, "largest": n}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from pipeline.agents.batch_output import BatchOutput
+from pipeline.agents.state_codec import register_state_codec, use_state_codec
+from pipeline.app import faust_app
+from pipeline.runtime.faust_fetch_batches import FetchBatchTopic, FetchedBatch, ack_fetched
+from pipeline.settings import Settings
+
+GATE = "batches-closed"
+
+
+def batch_app(
+    *,
+    bootstrap: str,
+    topic: str,
+    app_id: str,
+    web_port: int,
+    data_dir: Path,
+    partitions: int,
+    per_record: bool,
+) -> faust.App:
+    settings = Settings(
+        app_id=app_id, web_port=web_port, data_dir=data_dir, kafka_partitions=partitions
+    )
+    app = faust_app(settings, bootstrap=bootstrap)
+    schema = faust.Schema(
+        key_type=str, value_type=int, key_serializer="utf8", value_serializer="json"
+    )
+    seen = app.Table("seen", default=None, partitions=partitions, use_partitioner=True)
+    register_state_codec()
+    use_state_codec(seen)  # UTF-8 changelog keys, as BatchOutput writes them (the engagement way)
+    counts = app.Table("counts", default=int, partitions=partitions, schema=schema)
+    output = BatchOutput(app, partitions=partitions)
+    stats = {"batches": 0, "largest": 0}
+    gate = data_dir / GATE
+
+    @app.agent(FetchBatchTopic(app, topics=[topic], max_records=100))
+    async def collect(stream: faust.StreamT[FetchedBatch]) -> None:
+        async for batch in stream:
+            while gate.exists() and stats["batches"] >= int(gate.read_text() or 0):
+                await asyncio.sleep(0.1)
+            stats["batches"] += 1
+            stats["largest"] = max(stats["largest"], len(batch))
+            for tp, records in batch.parts:
+                for record in records:
+                    output.put(seen, f"{tp.partition}:{record.offset}", 1, partition=tp.partition)
+            await output.flush()
+            ack_fetched(app, batch)
+
+    if per_record:
+        source = app.topic(topic, key_serializer="utf8", value_serializer="raw")
+
+        @app.agent(source)
+        async def count(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+            async for key, _value in stream.items():
+                counts[key] += 1
+                yield None
+
+    @app.page("/counts")
+    async def counts_page(web: Any, request: Any) -> Any:
+        return web.json(
+            {
+                "recovered": app.tables.recovery.completed.is_set(),
+                "rebalancing": bool(app.rebalancing),
+                "counts": dict(counts.items()),
+                "seen": sorted(key for key, _ in seen.items()),
+                **stats,
+            }
+        )
+
+    return app
+
+
+def main(argv: list[str]) -> None:
+    bootstrap, topic, app_id, web_port, data_dir, partitions, per_record = argv
+    app = batch_app(
+        bootstrap=bootstrap,
+        topic=topic,
+        app_id=app_id,
+        web_port=int(web_port),
+        data_dir=Path(data_dir),
+        partitions=int(partitions),
+        per_record=per_record == "1",
+    )
+    worker = faust.Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,142 @@
+"""Agents fed whole fetches (pipeline/runtime/faust_fetch_batches.py), on the real broker.
+
+Real worker processes (tests/broker/faust_batch_app.py): a FetchBatchTopic agent gets every
+record in batches no larger than its bound and the group commits only what it acknowledged;
+a partition also read record by record is committed only as far as both agents finished; a
+worker SIGKILLed mid-stream loses nothing once another takes over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.broker.conftest import BrokerUnderTest
+from tests.broker.faust_batch_app import GATE
+from tests.broker.faust_worker import CounterWorker
+from tests.broker.kafka_io import Record, committed, create_topic, produce
+from tests.broker.test_faust_worker import expected_counts, produce_counts, wait_committed
+
+PARTITIONS = 4
+RECOVER_LIMIT_S = 60.0
+
+
+@pytest.fixture
+def source(kafka: BrokerUnderTest, unique: str) -> str:
+    name = f"conf.batches.source.{unique}"
+    assert create_topic(kafka.bootstrap, name, partitions=PARTITIONS) is None
+    return name
+
+
+@pytest.fixture
+def workers() -> Iterator[list[CounterWorker]]:
+    made: list[CounterWorker] = []
+    yield made
+    for worker in made:
+        worker.kill()
+
+
+def start(
+    made: list[CounterWorker],
+    kafka: BrokerUnderTest,
+    source: str,
+    app_id: str,
+    tmp: Path,
+    *,
+    per_record: bool,
+    closed: bool = False,
+) -> CounterWorker:
+    data_dir = tmp / f"worker{len(made)}"
+    data_dir.mkdir(parents=True)
+    if closed:
+        (data_dir / GATE).touch()
+    worker = CounterWorker(
+        bootstrap=kafka.bootstrap,
+        topic=source,
+        app_id=app_id,
+        data_dir=data_dir,
+        partitions=PARTITIONS,
+        module="tests.broker.faust_batch_app",
+        extra_args=("1" if per_record else "0",),
+    )
+    made.append(worker)
+    worker.start().wait_recovered(limit_s=RECOVER_LIMIT_S)
+    return worker
+
+
+def offsets_of(sent: list[Record]) -> set[str]:
+    return {f"{r.partition}:{r.offset}" for r in sent}
+
+
+def wait_seen(worker: CounterWorker, wanted: int, *, limit_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + limit_s
+    status: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        status = worker.status() or status  # type: ignore[assignment]
+        if len(status.get("seen", ())) >= wanted:
+            return status
+        time.sleep(0.2)
+    raise AssertionError(f"batch agent saw {len(status.get('seen', ()))} of {wanted} records")
+
+
+@pytest.mark.slow
+def test_batch_agent_gets_every_record_in_bounded_batches_and_commits_them(
+    kafka: BrokerUnderTest, source: str, unique: str, workers: list[CounterWorker], tmp_path: Path
+) -> None:
+    app_id = f"conf-batches-all-{unique}"
+    worker = start(workers, kafka, source, app_id, tmp_path, per_record=False)
+    sent = produce_counts(kafka, source, keys=40, rounds=10)
+    status = wait_seen(worker, len(sent), limit_s=30)
+    assert set(status["seen"]) == offsets_of(sent)
+    assert status["batches"] < len(sent) / 4, "records should arrive many to a batch"
+    assert status["largest"] <= 100, "a batch is split at the topic's max_records"
+    wait_committed(kafka, source, app_id, sent, limit_s=15)
+
+
+@pytest.mark.slow
+def test_a_partition_read_by_both_kinds_is_committed_only_as_far_as_both_finished(
+    kafka: BrokerUnderTest, source: str, unique: str, workers: list[CounterWorker], tmp_path: Path
+) -> None:
+    app_id = f"conf-batches-shared-{unique}"
+    worker = start(
+        workers, kafka, source, app_id, tmp_path, per_record=True, closed=True
+    )  # the batch agent waits at its first batch
+    sent = produce_counts(kafka, source, keys=20, rounds=10)
+    expected = expected_counts(sent)
+    assert worker.wait_counts(expected, limit_s=30) == expected, "per-record agent miscounted"
+    time.sleep(6.5)  # two of Faust's commit intervals (2.8 s)
+    stored = committed(kafka.bootstrap, source, PARTITIONS, group=app_id)
+    assert all(offset <= 0 for offset in stored.values()), (
+        f"committed {stored} while the batch agent had finished nothing"
+    )
+    (worker.data_dir / GATE).unlink()
+    status = wait_seen(worker, len(sent), limit_s=30)
+    assert set(status["seen"]) == offsets_of(sent)
+    wait_committed(kafka, source, app_id, sent, limit_s=15)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_stream_then_restart_loses_no_record(
+    kafka: BrokerUnderTest, source: str, unique: str, workers: list[CounterWorker], tmp_path: Path
+) -> None:
+    app_id = f"conf-batches-kill-{unique}"
+    first = start(workers, kafka, source, app_id, tmp_path, per_record=False, closed=True)
+    sent = produce(
+        kafka.bootstrap,
+        source,
+        [(f"cust-{k:03d}".encode(), b"%d" % r) for r in range(5) for k in range(200)],
+    )
+    (first.data_dir / GATE).write_text("3")  # three batches, then it waits: mid-stream
+    done = len(wait_seen(first, 1, limit_s=30)["seen"])
+    time.sleep(3.5)  # a commit interval: what it finished is committed
+    assert 0 < done <= 300 < len(sent)
+    first.kill()
+
+    second = start(workers, kafka, source, app_id, tmp_path, per_record=False)
+    status = wait_seen(second, len(sent), limit_s=RECOVER_LIMIT_S)
+    assert set(status["seen"]) == offsets_of(sent)
+    wait_committed(kafka, source, app_id, sent, limit_s=15)
