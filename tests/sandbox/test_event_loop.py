@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from pipeline import event_loop
+from pipeline.runtime.gc_tuning import GC_GEN0_THRESHOLD
 from pipeline.sandbox import PopulationSpec, SandboxConfig, SandboxServer
-from pipeline.sandbox.server import GC_GEN0_THRESHOLD, tune_gc_for_serving
+from pipeline.sandbox.server import tune_gc_for_serving
 
 from .conftest import NUMBER_ID, TOKEN
 
