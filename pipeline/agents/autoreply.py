@@ -28,6 +28,7 @@ from pipeline.app import WapipeApp
 from pipeline.errors import ConfigError
 from pipeline.events import ConsentChange, InboundMessage, OutboundCommand
 from pipeline.policy import CATEGORY_RANK, HOUR_MS
+from pipeline.runtime.encoded_produce import EncodedProducer
 
 log = structlog.get_logger(__name__)
 
@@ -117,8 +118,7 @@ def register(wapp: WapipeApp) -> None:
         schema=faust.Schema(key_type=str, key_serializer="utf8", value_serializer="json"),
     )
     use_utf8_keys(cooldowns)
-    commands = wapp.topic(topics.COMMANDS)
-    consent = wapp.topic(topics.CONSENT)
+    produce = EncodedProducer(app)  # the reply is on the latency path: no Topic.send
 
     @app.task
     async def reload_on_sighup() -> None:
@@ -135,8 +135,8 @@ def register(wapp: WapipeApp) -> None:
             if verdict is not None and not verdict.cooling_down:
                 if verdict.consent is not None:
                     change = consent_change(message, verdict)
-                    await consent.send(key=message.customer, value=change)
+                    await produce.send_event(topics.CONSENT.name, message.customer, change)
                 command = reply_command(message, verdict, now_ms=wapp.clock.now_ms())
-                await commands.send(key=command.business_number_id, value=command)
+                await produce.send_event(topics.COMMANDS.name, command.business_number_id, command)
                 cooldowns[message.customer] = {**last, verdict.rule_id: message.ts_ms}
             yield None

@@ -29,6 +29,7 @@ import mode
 from pipeline import topics
 from pipeline.app import WapipeApp
 from pipeline.events import ConsentChange, DeliveryReceipt, OutboundCommand, SendResult
+from pipeline.runtime.encoded_produce import EncodedProducer
 from pipeline.runtime.faust_owned_acks import OwnedAcksConsumer
 from pipeline.sinks.cloud_api import CloudApiClient
 from pipeline.sinks.command_ledger import CommandLedger, DeferralBook
@@ -47,21 +48,21 @@ DEFERRAL_TICK_S = 1.0
 
 
 class KafkaPublisher:
+    """The sender's records, encoded here and produced directly (runtime/encoded_produce.py)."""
+
     def __init__(self, wapp: WapipeApp) -> None:
-        self._results = wapp.topic(topics.RESULTS)
-        self._consent = wapp.topic(topics.CONSENT)
-        self._commands = wapp.topic(topics.COMMANDS)
+        self._producer = EncodedProducer(wapp.app)
 
     async def result(self, result: SendResult) -> Awaitable[Any]:
-        return await self._results.send(key=result.customer, value=result)
+        return await self._producer.send_event(topics.RESULTS.name, result.customer, result)
 
     async def consent(self, change: ConsentChange) -> Awaitable[Any]:
-        return await self._consent.send(key=change.customer, value=change)
+        return await self._producer.send_event(topics.CONSENT.name, change.customer, change)
 
     async def command(self, command: OutboundCommand, *, partition: int) -> Awaitable[Any]:
         # The partition it came from: its ledger entry lives in that changelog partition.
-        return await self._commands.send(
-            key=command.business_number_id, value=command, partition=partition
+        return await self._producer.send_event(
+            topics.COMMANDS.name, command.business_number_id, command, partition=partition
         )
 
 
