@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from pipeline.runtime.broker import EmbeddedBroker
+from tests.broker.faust_worker import CounterWorker
 
 EXTERNAL_BOOTSTRAP = os.environ.get("WAPIPE_TEST_KAFKA_BOOTSTRAP", "").strip() or None
 
@@ -47,3 +48,26 @@ def tansu_only(kafka: BrokerUnderTest) -> None:
 def unique() -> str:
     """A short suffix for topic and group names that no other test or run uses."""
     return uuid.uuid4().hex[:10]
+
+
+#: Partitions of the source topic the Faust worker tests read.
+FAUST_PARTITIONS = 4
+
+
+@pytest.fixture
+def source(kafka: BrokerUnderTest, unique: str) -> str:
+    """A fresh source topic for a Faust worker test."""
+    from tests.broker.kafka_io import create_topic
+
+    name = f"conf.faust.source.{unique}"
+    assert create_topic(kafka.bootstrap, name, partitions=FAUST_PARTITIONS) is None
+    return name
+
+
+@pytest.fixture
+def workers() -> Iterator[list[CounterWorker]]:
+    """Worker processes made here are SIGKILLed at the end, whatever the test did to them."""
+    made: list[CounterWorker] = []
+    yield made
+    for worker in made:
+        worker.kill()

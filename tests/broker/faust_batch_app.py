@@ -18,10 +18,9 @@ hold it back. Run it as a worker process::
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import faust
 
@@ -30,6 +29,7 @@ from pipeline.agents.state_codec import register_state_codec, use_state_codec
 from pipeline.app import faust_app
 from pipeline.runtime.faust_fetch_batches import FetchBatchTopic, FetchedBatch, ack_fetched
 from pipeline.settings import Settings
+from tests.broker.faust_counter_app import count_records, run_app, serve_counts
 
 GATE = "batches-closed"
 
@@ -48,13 +48,9 @@ def batch_app(
         app_id=app_id, web_port=web_port, data_dir=data_dir, kafka_partitions=partitions
     )
     app = faust_app(settings, bootstrap=bootstrap)
-    schema = faust.Schema(
-        key_type=str, value_type=int, key_serializer="utf8", value_serializer="json"
-    )
     seen = app.Table("seen", default=None, partitions=partitions, use_partitioner=True)
     register_state_codec()
     use_state_codec(seen)  # UTF-8 changelog keys, as BatchOutput writes them (the engagement way)
-    counts = app.Table("counts", default=int, partitions=partitions, schema=schema)
     output = BatchOutput(app, partitions=partitions)
     stats = {"batches": 0, "largest": 0}
     gate = data_dir / GATE
@@ -72,43 +68,14 @@ def batch_app(
             await output.flush()
             ack_fetched(app, batch)
 
-    if per_record:
-        source = app.topic(topic, key_serializer="utf8", value_serializer="raw")
-
-        @app.agent(source)
-        async def count(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-            async for key, _value in stream.items():
-                counts[key] += 1
-                yield None
-
-    @app.page("/counts")
-    async def counts_page(web: Any, request: Any) -> Any:
-        return web.json(
-            {
-                "recovered": app.tables.recovery.completed.is_set(),
-                "rebalancing": bool(app.rebalancing),
-                "counts": dict(counts.items()),
-                "seen": sorted(key for key, _ in seen.items()),
-                **stats,
-            }
-        )
-
+    counts = count_records(app, topic, partitions) if per_record else None
+    serve_counts(app, counts, lambda: {"seen": sorted(key for key, _ in seen.items()), **stats})
     return app
 
 
 def main(argv: list[str]) -> None:
-    bootstrap, topic, app_id, web_port, data_dir, partitions, per_record = argv
-    app = batch_app(
-        bootstrap=bootstrap,
-        topic=topic,
-        app_id=app_id,
-        web_port=int(web_port),
-        data_dir=Path(data_dir),
-        partitions=int(partitions),
-        per_record=per_record == "1",
-    )
-    worker = faust.Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
+    *common, per_record = argv
+    run_app(functools.partial(batch_app, per_record=per_record == "1"), common)
 
 
 if __name__ == "__main__":

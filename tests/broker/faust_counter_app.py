@@ -11,7 +11,7 @@ settings (group timing, memory store, commit behaviour). Run it as a worker proc
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,12 @@ def counter_app(
         app_id=app_id, web_port=web_port, data_dir=data_dir, kafka_partitions=partitions
     )
     app = faust_app(settings, bootstrap=bootstrap)
+    serve_counts(app, count_records(app, topic, partitions))
+    return app
+
+
+def count_records(app: faust.App, topic: str, partitions: int) -> Any:
+    """An agent counting ``topic``'s records per key, record by record, into table TABLE."""
     source = app.topic(topic, key_serializer="utf8", value_serializer="raw", partitions=partitions)
     counts = app.Table(
         TABLE,
@@ -51,22 +57,28 @@ def counter_app(
             counts[key] += 1
             yield None
 
+    return counts
+
+
+def serve_counts(app: faust.App, counts: Any, extra: Callable[[], dict[str, Any]] = dict) -> None:
+    """``GET /counts``: recovery state, the counts table and whatever ``extra`` adds."""
+
     @app.page("/counts")
     async def counts_page(web: Any, request: Any) -> Any:
         return web.json(
             {
                 "recovered": app.tables.recovery.completed.is_set(),
                 "rebalancing": bool(app.rebalancing),
-                "counts": dict(counts.items()),
+                "counts": dict(counts.items()) if counts is not None else {},
+                **extra(),
             }
         )
 
-    return app
 
-
-def main(argv: list[str]) -> None:
+def run_app(build: Callable[..., faust.App], argv: list[str]) -> None:
+    """Build an app from the worker's six arguments and run it as a worker until stopped."""
     bootstrap, topic, app_id, web_port, data_dir, partitions = argv
-    app = counter_app(
+    app = build(
         bootstrap=bootstrap,
         topic=topic,
         app_id=app_id,
@@ -76,6 +88,10 @@ def main(argv: list[str]) -> None:
     )
     worker = faust.Worker(app, loglevel="INFO", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+def main(argv: list[str]) -> None:
+    run_app(counter_app, argv)
 
 
 if __name__ == "__main__":

@@ -12,43 +12,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.broker.conftest import BrokerUnderTest
+from tests.broker.conftest import FAUST_PARTITIONS, BrokerUnderTest
 from tests.broker.faust_counter_app import changelog_topic
 from tests.broker.faust_worker import CounterWorker
 from tests.broker.kafka_io import (
     Record,
     committed,
-    create_topic,
     fetch_high_watermark,
     list_offsets_end,
     produce,
 )
 
-PARTITIONS = 4
+PARTITIONS = FAUST_PARTITIONS
 REJOIN_LIMIT_S = 30.0  # issue 2: a restarted worker must be back within ~30 s
-
-
-@pytest.fixture
-def source(kafka: BrokerUnderTest, unique: str) -> str:
-    name = f"conf.faust.source.{unique}"
-    assert create_topic(kafka.bootstrap, name, partitions=PARTITIONS) is None
-    return name
-
-
-@pytest.fixture
-def workers(
-    kafka: BrokerUnderTest, source: str, unique: str, tmp_path: Path
-) -> Iterator[list[CounterWorker]]:
-    """Workers made here are stopped at the end, whatever the test did to them."""
-    made: list[CounterWorker] = []
-    yield made
-    for worker in made:
-        worker.kill()
 
 
 def new_worker(

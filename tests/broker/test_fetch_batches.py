@@ -9,35 +9,19 @@ worker SIGKILLed mid-stream loses nothing once another takes over.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.broker.conftest import BrokerUnderTest
+from tests.broker.conftest import FAUST_PARTITIONS, BrokerUnderTest
 from tests.broker.faust_batch_app import GATE
 from tests.broker.faust_worker import CounterWorker
-from tests.broker.kafka_io import Record, committed, create_topic, produce
+from tests.broker.kafka_io import Record, committed, produce
 from tests.broker.test_faust_worker import expected_counts, produce_counts, wait_committed
 
-PARTITIONS = 4
+PARTITIONS = FAUST_PARTITIONS
 RECOVER_LIMIT_S = 60.0
-
-
-@pytest.fixture
-def source(kafka: BrokerUnderTest, unique: str) -> str:
-    name = f"conf.batches.source.{unique}"
-    assert create_topic(kafka.bootstrap, name, partitions=PARTITIONS) is None
-    return name
-
-
-@pytest.fixture
-def workers() -> Iterator[list[CounterWorker]]:
-    made: list[CounterWorker] = []
-    yield made
-    for worker in made:
-        worker.kill()
 
 
 def start(
@@ -72,6 +56,16 @@ def offsets_of(sent: list[Record]) -> set[str]:
     return {f"{r.partition}:{r.offset}" for r in sent}
 
 
+def assert_all_seen_and_committed(
+    worker: CounterWorker, kafka: BrokerUnderTest, source: str, app_id: str, sent: list[Record]
+) -> dict[str, Any]:
+    """Every record sent reached the batch agent, and the group committed them all."""
+    status = wait_seen(worker, len(sent), limit_s=RECOVER_LIMIT_S)
+    assert set(status["seen"]) == offsets_of(sent)
+    wait_committed(kafka, source, app_id, sent, limit_s=15)
+    return status
+
+
 def wait_seen(worker: CounterWorker, wanted: int, *, limit_s: float) -> dict[str, Any]:
     deadline = time.monotonic() + limit_s
     status: dict[str, Any] = {}
@@ -90,11 +84,9 @@ def test_batch_agent_gets_every_record_in_bounded_batches_and_commits_them(
     app_id = f"conf-batches-all-{unique}"
     worker = start(workers, kafka, source, app_id, tmp_path, per_record=False)
     sent = produce_counts(kafka, source, keys=40, rounds=10)
-    status = wait_seen(worker, len(sent), limit_s=30)
-    assert set(status["seen"]) == offsets_of(sent)
+    status = assert_all_seen_and_committed(worker, kafka, source, app_id, sent)
     assert status["batches"] < len(sent) / 4, "records should arrive many to a batch"
     assert status["largest"] <= 100, "a batch is split at the topic's max_records"
-    wait_committed(kafka, source, app_id, sent, limit_s=15)
 
 
 @pytest.mark.slow
@@ -114,9 +106,7 @@ def test_a_partition_read_by_both_kinds_is_committed_only_as_far_as_both_finishe
         f"committed {stored} while the batch agent had finished nothing"
     )
     (worker.data_dir / GATE).unlink()
-    status = wait_seen(worker, len(sent), limit_s=30)
-    assert set(status["seen"]) == offsets_of(sent)
-    wait_committed(kafka, source, app_id, sent, limit_s=15)
+    assert_all_seen_and_committed(worker, kafka, source, app_id, sent)
 
 
 @pytest.mark.slow
@@ -137,6 +127,4 @@ def test_sigkill_mid_stream_then_restart_loses_no_record(
     first.kill()
 
     second = start(workers, kafka, source, app_id, tmp_path, per_record=False)
-    status = wait_seen(second, len(sent), limit_s=RECOVER_LIMIT_S)
-    assert set(status["seen"]) == offsets_of(sent)
-    wait_committed(kafka, source, app_id, sent, limit_s=15)
+    assert_all_seen_and_committed(second, kafka, source, app_id, sent)
