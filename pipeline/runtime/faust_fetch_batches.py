@@ -34,8 +34,12 @@ from faust.types.tuples import tp_set_to_map
 
 from pipeline.runtime.faust_rewind import RewindingConsumer, RewindingTransport
 
-#: Batches a batch agent's queue holds: each is a whole fetch, so a few keep it busy.
-FETCH_BATCH_QUEUE = 4
+#: Batches waiting for a batch agent (besides the one it works on). One keeps it busy; more
+#: would hold up the consumer's other agents longer: while the queue is full the fetch loop
+#: waits, and so do the per-record agents of the same worker (Faust's own per-record queues
+#: behave the same way). Measured in the full-size SIGKILL fault test with 4: the sender's
+#: crash-evidence agent, behind a replaying engagement agent, missed a status for 45 s.
+FETCH_BATCH_QUEUE = 1
 
 
 @dataclass(slots=True)
