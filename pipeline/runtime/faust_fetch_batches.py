@@ -23,7 +23,7 @@ A topic read both by a batch agent and by ordinary agents is delivered to both.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -55,10 +55,6 @@ class FetchedBatch:
 
     def __len__(self) -> int:
         return sum(len(records) for _, records in self.parts)
-
-    def records(self) -> Iterator[Any]:
-        for _, records in self.parts:
-            yield from records
 
 
 class FetchBatchTopic(faust.Topic):
@@ -151,7 +147,7 @@ class FetchBatchConsumer(RewindingConsumer):
         }
         self._shared.update(tp for tp in rest if tp.topic in channels)
         if self.flow_active and not self.should_stop:
-            await self._deliver_batches(records, active, channels, shared=rest)
+            await self._deliver_batches(records, active, channels, per_record=rest)
         # With the flow stopped the batches are dropped; Faust's getmany then seeks back to
         # the committed offsets (as it does with its own records), so they are read again.
         return rest, active
@@ -161,7 +157,7 @@ class FetchBatchConsumer(RewindingConsumer):
         records: Mapping[TP, list[Any]],
         active: set[TP] | None,
         channels: Mapping[str, list[FetchBatchTopic]],
-        shared: Mapping[TP, Any],
+        per_record: Mapping[TP, Any],
     ) -> None:
         generation = self.app.consumer_generation_id
         batches: dict[int, tuple[FetchBatchTopic, list[FetchedBatch]]] = {}
@@ -173,7 +169,7 @@ class FetchBatchConsumer(RewindingConsumer):
                 continue  # paused (its table is recovering) or revoked meanwhile
             # A partition an ordinary agent reads too keeps Faust's bookkeeping: its drain
             # loop, which follows, moves the read offset and records the gaps.
-            fresh = await self._read_records(tp, tp_records, record_read=tp not in shared)
+            fresh = await self._read_records(tp, tp_records, record_read=tp not in per_record)
             if not fresh:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))

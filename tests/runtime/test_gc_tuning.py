@@ -33,6 +33,12 @@ def test_zero_leaves_the_collector_alone(restore_gc: None) -> None:
     assert gc.get_freeze_count() == frozen
 
 
-def test_workers_tune_by_default_and_the_setting_turns_it_off() -> None:
+def test_workers_tune_by_default_and_the_environment_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert Settings().worker_gc_gen0 == 50_000
-    assert Settings(worker_gc_gen0=0).worker_gc_gen0 == 0
+    monkeypatch.setenv("WAPIPE_WORKER_GC_GEN0", "0")
+    assert Settings().worker_gc_gen0 == 0
+    monkeypatch.setenv("WAPIPE_WORKER_GC_GEN0", "-1")
+    with pytest.raises(ValueError):
+        Settings()
