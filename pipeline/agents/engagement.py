@@ -52,6 +52,7 @@ from pipeline.policy.tag_timeline import (
     thresholds_from_settings,
 )
 from pipeline.runtime.faust_fetch_batches import FetchBatchTopic, FetchedBatch, ack_fetched
+from pipeline.runtime.gc_tuning import collector_paused
 from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
 
@@ -147,11 +148,12 @@ def register(wapp: WapipeApp) -> None:
         async for batch in stream:
             stats.events += len(batch)
             stats.batches += 1
-            for customer, (partition, records) in decode_by_key(batch, codec).items():
-                before = customers.data.get(customer) or TaggedCustomer()
-                after, deltas = fold_batch(before, records, thresholds)
-                if after is not before:
-                    store(customer, partition, after, deltas)
+            with collector_paused():  # the decoded batch is garbage once folded
+                for customer, (partition, records) in decode_by_key(batch, codec).items():
+                    before = customers.data.get(customer) or TaggedCustomer()
+                    after, deltas = fold_batch(before, records, thresholds)
+                    if after is not before:
+                        store(customer, partition, after, deltas)
             await output.flush()  # before the batch is acked: at-least-once
             ack_fetched(app, batch)
 

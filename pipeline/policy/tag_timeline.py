@@ -71,7 +71,7 @@ def _judge(
         state=state,
         tags=tags,
         judged_ms=at,
-        next_change_ms=next_tag_change_ms(state, at, th, current=tags),
+        next_change_ms=next_tag_change_ms(state, at, th),
         stamped_ms=stamp,
     )
     return updated, timed
@@ -92,7 +92,7 @@ def fold_events(
             latest = ts
     if latest is None:
         return customer, []
-    if state == customer.state and customer.judged_ms is not None and latest <= customer.judged_ms:
+    if customer.judged_ms is not None and latest <= customer.judged_ms and state == customer.state:
         return customer, []  # a pure redelivery: nothing to store, nothing to say
     return _judge(customer, state, latest, thresholds)
 
@@ -107,7 +107,7 @@ def fold_batch(
     state, latest = fold_records(customer.state, records, thresholds)
     if latest is None:
         return customer, []
-    if state == customer.state and customer.judged_ms is not None and latest <= customer.judged_ms:
+    if customer.judged_ms is not None and latest <= customer.judged_ms and state == customer.state:
         return customer, []  # a pure redelivery: nothing to store, nothing to say
     return _judge(customer, state, latest, thresholds)
 

@@ -175,48 +175,66 @@ def tag_reasons(
     return reasons
 
 
+def _tag_set(code: int) -> frozenset[str]:
+    """The tags a :func:`compute_tags` code stands for (bit layout in ``compute_tags``)."""
+    freq = (FREQ_NONE, FREQ_LAPSED, FREQ_QUARTERLY, FREQ_MONTHLY)[code & 3]
+    value = (None, VALUE_LOW, VALUE_MID, VALUE_HIGH)[code >> 2 & 3]
+    heat = (None, HEAT_COLD, HEAT_WARM, HEAT_HOT)[code >> 4 & 3]
+    flags = ((64, DORMANT), (128, VIP), (256, OPTED_OUT))
+    found = [freq, value, heat, *(tag for bit, tag in flags if code & bit)]
+    return frozenset(tag for tag in found if tag is not None)
+
+
+#: Every tag set :func:`compute_tags` can return, by its code: built once, so a judgement
+#: builds no set and every stored value with the same tags shares one (issue 6's benchmark:
+#: the collector walks each object a table value holds).
+_TAG_SETS: tuple[frozenset[str], ...] = tuple(_tag_set(code) for code in range(512))
+
+
 def compute_tags(
     state: CustomerState, now_ms: int, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
 ) -> frozenset[str]:
     """The customer's tags at ``now_ms``: :func:`tag_report`'s tags without the sentences.
 
     The same rules as the ``_frequency``/``_value``/``_heat``/``_dormancy`` helpers (a
-    property test holds them equal); the engagement agent judges and the sweep searches for
-    the next change with this, and words reasons only for tags that changed.
+    property test holds them equal); the engagement agent judges with this, and words reasons
+    only for tags that changed. The result is one of :data:`_TAG_SETS`, picked by a code:
+    bits 0–1 frequency (none, lapsed, quarterly, monthly), 2–3 value (none, low, mid, high),
+    4–5 heat (none, cold, warm, hot), 6 dormant, 7 vip, 8 opted-out.
     """
     th = thresholds
     since = now_ms - th.frequency_window_ms
     recent = 0
-    for p in state.purchases:  # a loop, not sum(genexpr): this runs several times a judgement
+    for p in state.purchases:  # a loop, not sum(genexpr): this runs once a judgement
         if p.ts_ms >= since:
             recent += 1
     if recent >= th.monthly_min_purchases:
-        tags = [FREQ_MONTHLY]
+        code = 3
     elif recent:
-        tags = [FREQ_QUARTERLY]
+        code = 2
     elif state.totals and state.lifetime_orders:
-        tags = [FREQ_LAPSED]
+        code = 1
     else:
-        tags = [FREQ_NONE]
+        code = 0
     main = _main_currency(state)
     high = False
     if main is not None:
         bands = th.value_for(main.currency)
         average = main.average_minor
         high = average >= bands.high_minor
-        tags.append(VALUE_HIGH if high else VALUE_MID if average >= bands.mid_minor else VALUE_LOW)
+        code |= (3 if high else 2 if average >= bands.mid_minor else 1) << 2
     last = state.last_interaction_ms
     if last is not None:
         age = now_ms - last
         hot = age <= th.hot_within_ms
-        tags.append(HEAT_HOT if hot else HEAT_WARM if age <= th.warm_within_ms else HEAT_COLD)
+        code |= (3 if hot else 2 if age <= th.warm_within_ms else 1) << 4
         if age > th.dormant_after_ms:
-            tags.append(DORMANT)
+            code |= 64
         if high and hot:
-            tags.append(VIP)
+            code |= 128
     if state.opted_out:
-        tags.append(OPTED_OUT)
-    return frozenset(tags)
+        code |= 256
+    return _TAG_SETS[code]
 
 
 def tag_family(tag: str) -> str:
@@ -254,39 +272,35 @@ def next_tag_change_ms(
     state: CustomerState,
     now_ms: int,
     thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
-    *,
-    current: frozenset[str] | None = None,
 ) -> int | None:
     """The first instant after ``now_ms`` at which time alone changes the tags; None if never.
 
     Time only moves heat, dormant, vip (through heat) and frequency (purchases leaving the
-    window), so the candidates are a handful of boundary instants.
+    window), each at a boundary known in advance, so this reads the boundaries off the state
+    instead of judging candidate instants (it runs once per judgement: issue 6's benchmark).
+    A property test holds it to :func:`compute_tags`: the tags are the same until the instant
+    returned and differ at it.
     """
     th = thresholds
-    candidates: list[int] = []
+    found: int | None = None
     last = state.last_interaction_ms
     if last is not None:
-        candidates += (
-            last + th.hot_within_ms + 1,
-            last + th.warm_within_ms + 1,
-            last + th.dormant_after_ms + 1,
-        )
-    # Each purchase leaving the window is a candidate; only some change the frequency class
-    # (the loop below checks), and the list is bounded by max_tracked_orders. Plain loops, no
-    # set or generator: this runs once per judgement (issue 6's benchmark).
-    leaves = th.frequency_window_ms + 1
-    for p in state.purchases:
-        candidates.append(p.ts_ms + leaves)
-    if current is None:  # the caller may pass the tags at now_ms it already has
-        current = compute_tags(state, now_ms, th)
-    candidates.sort()
-    tried = now_ms
-    for at in candidates:
-        if at > tried:
-            if compute_tags(state, at, th) != current:
-                return at
-            tried = at
-    return None
+        # Crossing any of these changes heat or dormant, so the first one ahead is a change.
+        for edge in (th.hot_within_ms, th.warm_within_ms, th.dormant_after_ms):
+            at = last + edge + 1
+            if at > now_ms and (found is None or at < found):
+                found = at
+    # Frequency changes when the recent count falls below monthly's minimum, or to zero; the
+    # count only falls as time passes (purchases leave the window at ts + window + 1).
+    since = now_ms - th.frequency_window_ms
+    recent = [p.ts_ms for p in state.purchases if p.ts_ms >= since]
+    if recent:
+        recent.sort()
+        keep = th.monthly_min_purchases if len(recent) >= th.monthly_min_purchases else 1
+        at = recent[len(recent) - keep] + th.frequency_window_ms + 1
+        if found is None or at < found:
+            found = at
+    return found
 
 
 # --- wording ---------------------------------------------------------------------------------

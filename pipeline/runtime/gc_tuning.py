@@ -16,6 +16,8 @@ Most of what the pipeline allocates is acyclic and freed by reference counting a
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Young-generation threshold for long-running processes (CPython's default is 700).
 GC_GEN0_THRESHOLD = 50_000
@@ -31,4 +33,24 @@ def tune_gc(gen0_threshold: int = GC_GEN0_THRESHOLD) -> None:
     gc.set_threshold(gen0_threshold, gen1, gen2)
 
 
-__all__ = ["GC_GEN0_THRESHOLD", "tune_gc"]
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic collection inside the block (synchronous code only: no ``await`` in it).
+
+    A batch agent holds its decoded batch (tens of thousands of tuples and lists) while it
+    folds: each young-generation collection in that time walks all of it, only for it to be
+    freed by reference counting when the batch ends. Measured in issue 6's engagement fold at
+    50,000 customers: a collection per batch, about 4 µs per event. What the block keeps
+    (table values) is collected as usual afterwards; cyclic garbage it makes waits until then.
+    """
+    if not gc.isenabled():
+        yield  # someone else has it off: leave it so
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+__all__ = ["GC_GEN0_THRESHOLD", "collector_paused", "tune_gc"]

@@ -126,6 +126,13 @@ class AvroEventCodec:
         self._field_names: dict[type, tuple[str, ...]] = {
             cls: tuple(f.name for f in fields(cls)) for cls in RECORD_TYPES.values()
         }
+        # Header (marker + fingerprint) → (record name, generated decoder) for the current
+        # schemas: one dict lookup per message. Older writers take the resolving path.
+        self._fast_readers: dict[bytes, tuple[str, Decoder]] = {
+            MARKER + known.fingerprint: (known.name, known.decoder)
+            for known in (self.registry.current(n) for n in self.registry.names())
+            if known.decoder is not None
+        }
 
     def encode(self, event: Any) -> bytes:
         cls = type(event)
@@ -156,6 +163,19 @@ class AvroEventCodec:
 
     def decode_dict(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """Decode to (record name, dict in the current schema's shape)."""
+        # Fast path: a current schema with generated code, found by the whole header.
+        fast = self._fast_readers.get(data[:HEADER_BYTES])
+        if fast is not None:
+            name, decoder = fast
+            try:
+                record, end = decoder(data, HEADER_BYTES)
+            except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
+                raise SchemaError(f"corrupt {name} message: {type(exc).__name__}: {exc}") from exc
+            if end != len(data):
+                raise SchemaError(
+                    f"corrupt {name} message: {len(data) - end} bytes after the record"
+                )
+            return name, record
         if len(data) < HEADER_BYTES or data[:2] != MARKER:
             raise UnknownSchemaError(
                 "not an Avro single-object message (missing C3 01 marker); "
@@ -168,18 +188,6 @@ class AvroEventCodec:
                 "the writer is newer than this reader (upgrade wapipe) or not a wapipe producer"
             )
         reader = self.registry.current(writer.name)
-        if writer is reader and writer.decoder is not None:
-            try:
-                record, end = writer.decoder(data, HEADER_BYTES)
-            except (ValueError, IndexError, UnicodeDecodeError, struct.error) as exc:
-                raise SchemaError(
-                    f"corrupt {writer.name} message: {type(exc).__name__}: {exc}"
-                ) from exc
-            if end != len(data):
-                raise SchemaError(
-                    f"corrupt {writer.name} message: {len(data) - end} bytes after the record"
-                )
-            return writer.name, record
         buf = io.BytesIO(data)
         buf.seek(HEADER_BYTES)
         try:

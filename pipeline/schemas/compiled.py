@@ -154,20 +154,33 @@ def _gen_read(g: _Gen, t: Any, target: str, indent: int) -> None:
             g.emit(indent, "n = buf[pos]")
             g.emit(indent, "if n < 0x80 and not n & 1:")
             g.emit(indent + 1, "end = pos + 1 + (n >> 1)")
-            g.emit(indent + 1, "if end > len(buf):")
+            g.emit(indent + 1, "if end > size:")
             g.emit(indent + 2, "raise ValueError('string length out of range')")
             g.emit(indent + 1, f"{target} = buf[pos + 1 : end].decode('utf-8')")
             g.emit(indent + 1, "pos = end")
             g.emit(indent, "else:")
             g.emit(indent + 1, f"{target}, pos = read_string(buf, pos)")
             return
-        if t in ("long", "int"):
+        if t == "long":
+            # The varint loop inline: timestamps take six bytes, a call each cost more.
+            g.emit(indent, "b = buf[pos]")
+            g.emit(indent, "pos += 1")
+            g.emit(indent, "n = b & 0x7F")
+            g.emit(indent, "shift = 7")
+            g.emit(indent, "while b & 0x80:")
+            g.emit(indent + 1, "b = buf[pos]")
+            g.emit(indent + 1, "pos += 1")
+            g.emit(indent + 1, "n |= (b & 0x7F) << shift")
+            g.emit(indent + 1, "shift += 7")
+            g.emit(indent, f"{target} = (n >> 1) ^ -(n & 1)")
+            return
+        if t == "int":
             g.emit(indent, "n = buf[pos]")
             g.emit(indent, "if n < 0x80:")
             g.emit(indent + 1, f"{target} = (n >> 1) ^ -(n & 1)")
             g.emit(indent + 1, "pos += 1")
             g.emit(indent, "else:")
-            g.emit(indent + 1, f"{target}, pos = read_{t}(buf, pos)")
+            g.emit(indent + 1, f"{target}, pos = read_int(buf, pos)")
             return
         if t in _PRIMITIVES:
             g.emit(indent, f"{target}, pos = read_{t}(buf, pos)")
@@ -207,13 +220,13 @@ def _gen_read(g: _Gen, t: Any, target: str, indent: int) -> None:
         g.emit(indent, f"{target} = {items}")
         return
     if isinstance(t, dict) and t.get("type") == "record":
-        rec = g.var("rec")
-        g.emit(indent, f"{rec} = {{}}")
+        # Fields into locals, then one dict display: cheaper than a store per field.
+        values = []
         for f in t["fields"]:
             val = g.var("v")
             _gen_read(g, f["type"], val, indent)
-            g.emit(indent, f"{rec}[{f['name']!r}] = {val}")
-        g.emit(indent, f"{target} = {rec}")
+            values.append(f"{f['name']!r}: {val}")
+        g.emit(indent, f"{target} = {{{', '.join(values)}}}")
         return
     raise UnsupportedSchema(t)
 
@@ -221,6 +234,26 @@ def _gen_read(g: _Gen, t: Any, target: str, indent: int) -> None:
 def _gen_write(g: _Gen, t: Any, source: str, indent: int) -> None:
     t = _type_key(t)
     if isinstance(t, str):
+        if t == "string":
+            # Inline: most strings are shorter than 64 bytes (a one-byte length).
+            g.emit(indent, f"data = {source}.encode('utf-8')")
+            g.emit(indent, "if len(data) < 64:")
+            g.emit(indent + 1, "out.append(len(data) << 1)")
+            g.emit(indent, "else:")
+            g.emit(indent + 1, "write_long(out, len(data))")
+            g.emit(indent, "out += data")
+            return
+        if t == "long":
+            # Inline the varint loop: timestamps take six bytes.
+            g.emit(indent, f"n = {source}")
+            g.emit(indent, "if not -0x8000000000000000 <= n <= 0x7FFFFFFFFFFFFFFF:")
+            g.emit(indent + 1, "raise ValueError(f'{n} does not fit an Avro long')")
+            g.emit(indent, "n = (n << 1) ^ (n >> 63)")
+            g.emit(indent, "while n & ~0x7F:")
+            g.emit(indent + 1, "out.append((n & 0x7F) | 0x80)")
+            g.emit(indent + 1, "n >>= 7")
+            g.emit(indent, "out.append(n)")
+            return
         if t in _PRIMITIVES:
             g.emit(indent, f"write_{t}(out, {source})")
             return
@@ -266,6 +299,7 @@ def compile_decoder(schema: dict[str, Any]) -> Decoder:
     """A function ``(buf, pos) -> (record dict, end pos)`` for a parsed record schema."""
     g = _Gen()
     g.emit(0, "def decode(buf, pos):")
+    g.emit(1, "size = len(buf)")
     _gen_read(g, schema, "record", 1)
     g.emit(1, "return record, pos")
     namespace: dict[str, Any] = dict(_RUNTIME)
@@ -299,6 +333,7 @@ def compile_column_decoder(schema: dict[str, Any]) -> ColumnDecoder:
     g = _Gen()
     names = [f"a{i}" for i in range(len(schema["fields"]))]
     g.emit(0, "def decode_into(buf, pos, appenders):")
+    g.emit(1, "size = len(buf)")
     if names:
         g.emit(1, f"{', '.join(names)}{',' if len(names) == 1 else ''} = appenders")
     for name, f in zip(names, schema["fields"], strict=True):

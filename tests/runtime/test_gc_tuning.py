@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.runtime.gc_tuning import tune_gc
+from pipeline.runtime.gc_tuning import collector_paused, tune_gc
 from pipeline.settings import Settings
 
 
@@ -42,3 +42,23 @@ def test_workers_tune_by_default_and_the_environment_turns_it_off(
     monkeypatch.setenv("WAPIPE_WORKER_GC_GEN0", "-1")
     with pytest.raises(ValueError):
         Settings()
+
+
+def test_the_collector_is_paused_inside_the_block_and_back_after_it() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        raise RuntimeError("a failed batch")
+    assert gc.isenabled()
+
+
+def test_a_collector_someone_else_turned_off_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

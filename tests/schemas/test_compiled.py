@@ -86,3 +86,29 @@ def test_trailing_bytes_are_refused() -> None:
     )
     with pytest.raises(SchemaError, match="bytes after the record"):
         CODEC.decode(data + b"\x00")
+
+
+@pytest.mark.parametrize("reason", ["", "é" * 31 + "x", "x" * 63, "x" * 64, "한" * 100])
+@pytest.mark.parametrize("ts_ms", [0, -1, 63, 64, -(2**63), 2**63 - 1])
+def test_inline_string_and_long_writes_at_their_edges(reason: str, ts_ms: int) -> None:
+    # The generated encoder writes short strings' lengths and longs' varints inline.
+    known = CODEC.registry.current("TagChange")
+    record = {
+        "event_id": "e",
+        "customer": "c",
+        "tag": "heat:hot",
+        "change": "added",
+        "reason": reason,
+        "ts_ms": ts_ms,
+    }
+    reference = io.BytesIO()
+    schemaless_writer(reference, known.parsed, record)
+    assert known.encoder(record) == reference.getvalue()  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", [2**63, -(2**63) - 1, "1", None, 1.5])
+def test_a_long_out_of_range_or_of_another_type_is_a_schema_error(bad: object) -> None:
+    known = CODEC.registry.current("TagChange")
+    record = {"event_id": "e", "customer": "c", "tag": "t", "change": "added", "reason": "r"}
+    with pytest.raises(SchemaError):
+        CODEC.encode_dict(known, {**record, "ts_ms": bad})
