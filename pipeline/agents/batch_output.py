@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from functools import partial
 from typing import Any
 
 import faust
@@ -40,6 +41,7 @@ class BatchOutput:
         self._outputs: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
         self._changelog: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
         self._checked: set[str] = set()
+        self._tables: dict[str, tuple[str, Any]] = {}  # table name → (changelog topic, dumps)
         self._lock = asyncio.Lock()
         self.records = 0  # sent so far, for benchmarks
         self.batches = 0
@@ -47,9 +49,17 @@ class BatchOutput:
     def put(self, table: Any, key: str, value: Any, *, partition: int) -> None:
         """``table[key] = value`` with its changelog record sent at the next :meth:`flush`."""
         table.data[key] = value  # the store, without Faust's per-key changelog send
-        encoded = codecs.dumps(table.value_serializer, value)
-        topic = table.changelog_topic.get_topic_name()
-        self._changelog[(topic, partition)].append((key.encode("utf-8"), encoded))
+        # The table's changelog topic and value codec, looked up once per batch, not per key.
+        found = self._tables.get(table.name)
+        if found is None:
+            serializer = table.value_serializer
+            dumps = (
+                codecs.get_codec(serializer).dumps if serializer else partial(codecs.dumps, None)
+            )
+            found = (table.changelog_topic.get_topic_name(), dumps)
+            self._tables[table.name] = found
+        topic, dumps = found
+        self._changelog[(topic, partition)].append((key.encode("utf-8"), dumps(value)))
 
     def add(self, topic: str, key: str, value: bytes, *, partition: int) -> None:
         """An output record (already encoded), sent at the next :meth:`flush`."""
@@ -58,6 +68,7 @@ class BatchOutput:
     async def flush(self) -> None:
         """Send the outputs and wait for their acks, then send the changelog records."""
         async with self._lock:
+            self._tables.clear()  # a table's changelog topic is rebuilt on start-up
             outputs, self._outputs = self._outputs, defaultdict(list)
             changelog, self._changelog = self._changelog, defaultdict(list)
             if not outputs and not changelog:

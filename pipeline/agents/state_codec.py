@@ -45,6 +45,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {
 
 _SCALARS = frozenset({type(None), bool, int, float, str})
 _SORT_KEYS: dict[str, str] = {}  # tag → its JSON text: frozensets sort by it, tags repeat
+_SORTED_TAGS: dict[frozenset[str], list[str]] = {}  # a tag set → its tags in stored order
 
 
 def _sort_key(text: str) -> str:
@@ -54,6 +55,17 @@ def _sort_key(text: str) -> str:
         if len(_SORT_KEYS) < 10_000:  # tags are a handful of constants; bound it anyway
             _SORT_KEYS[text] = key
     return key
+
+
+def _sorted_tags(tags: frozenset[str]) -> list[str]:
+    """``tags`` in stored order; a customer's tags are one of a few hundred sets
+    (pipeline/policy/tags.py), so each is sorted once. Callers must not change the list."""
+    found = _SORTED_TAGS.get(tags)
+    if found is None:
+        found = sorted(tags, key=_sort_key)
+        if len(_SORTED_TAGS) < 10_000:
+            _SORTED_TAGS[tags] = found
+    return found
 
 
 def _plain_customer(value: TaggedCustomer) -> dict[str, Any]:
@@ -85,7 +97,7 @@ def _plain_customer(value: TaggedCustomer) -> dict[str, Any]:
             s.consent_source,
         ],
     }
-    tags = sorted(value.tags, key=_sort_key)
+    tags = _sorted_tags(value.tags)
     return {
         "@": "TaggedCustomer",
         "f": [state, {"s": tags}, value.judged_ms, value.next_change_ms, value.stamped_ms],

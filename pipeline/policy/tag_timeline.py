@@ -53,7 +53,8 @@ class TimedDelta:
 def _judge(
     customer: TaggedCustomer, state: CustomerState, at_ms: int, th: TagThresholds
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
-    at = at_ms if customer.judged_ms is None else max(customer.judged_ms, at_ms)
+    judged = customer.judged_ms
+    at = at_ms if judged is None or at_ms > judged else judged
     tags = compute_tags(state, at, th)
     stamp = customer.stamped_ms
     timed: list[TimedDelta] = []
