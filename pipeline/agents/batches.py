@@ -22,7 +22,7 @@ from faust.types import EventT
 from pipeline.errors import SchemaError
 from pipeline.policy.customer_batch import EventRecord
 from pipeline.runtime.faust_fetch_batches import FetchedBatch
-from pipeline.schemas.codec import AvroEventCodec
+from pipeline.schemas.codec import AvroEventCodec, Projection
 
 log = structlog.get_logger(__name__)
 
@@ -50,10 +50,11 @@ def group_by_key(batch: Sequence[EventT]) -> dict[str, tuple[int, list[Any]]]:
 
 
 def decode_by_key(
-    batch: FetchedBatch, codec: AvroEventCodec
+    batch: FetchedBatch, codec: AvroEventCodec | Projection
 ) -> dict[str, tuple[int, list[EventRecord]]]:
     """A fetched batch's values decoded and grouped by key, in arrival order, with the
-    key's partition. A value no schema decodes is logged (by offset) and skipped."""
+    key's partition. A value no schema decodes is logged (by offset) and skipped. With a
+    :class:`~pipeline.schemas.codec.Projection`, records hold only its fields."""
     groups: dict[str, tuple[int, list[EventRecord]]] = {}
     decode = codec.decode_dict
     for tp, records in batch.parts:

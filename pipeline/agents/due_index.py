@@ -1,9 +1,10 @@
 """Which keys of a partition time will change next: a heap per partition, rebuilt from tables.
 
-A sweep must not scan every customer on every tick. Agents schedule a key whenever they store
-its next due time; a tick pops only the keys that are due. Entries may be stale (the key was
-rescheduled since); the caller checks the table's current value. The index lives in memory
-only: after a restart or a rebalance it is rebuilt from the (recovered) table.
+A sweep must not scan every customer on every tick. Agents schedule a key when they store a
+new due time for it (an unchanged one is indexed already and may be skipped); a tick pops
+only the keys that are due. Entries may be stale (the key was rescheduled since); the caller
+checks the table's current value. The index lives in memory only: after a restart or a
+rebalance it is rebuilt from the (recovered) table.
 """
 
 from __future__ import annotations

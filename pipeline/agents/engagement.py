@@ -43,6 +43,7 @@ from pipeline.agents.state_codec import register_state_codec, use_state_codec
 from pipeline.agents.sweep_ticks import SweepTick, sweep_ticks
 from pipeline.app import WapipeApp
 from pipeline.events import TagChange
+from pipeline.policy.customer_batch import FOLDED_FIELDS
 from pipeline.policy.tag_thresholds import TagThresholds
 from pipeline.policy.tag_timeline import (
     TaggedCustomer,
@@ -123,6 +124,7 @@ def register(wapp: WapipeApp) -> None:
         app, topics=[spec.name for spec in SOURCES], max_records=settings.engagement_batch_max
     )
     codec = AvroEventCodec()
+    folded = codec.projection(FOLDED_FIELDS)  # decode only what the fold reads
     tag_schema = codec.registry.current(TagChange.__name__)
     output = BatchOutput(app, partitions=settings.kafka_partitions)
     ticks = sweep_ticks(wapp)
@@ -132,11 +134,17 @@ def register(wapp: WapipeApp) -> None:
     wapp.extras["engagement_stats"] = stats
 
     def store(
-        customer: str, partition: int, after: TaggedCustomer, deltas: list[TimedDelta]
+        customer: str,
+        partition: int,
+        before: TaggedCustomer,
+        after: TaggedCustomer,
+        deltas: list[TimedDelta],
     ) -> None:
         """Write the customer's new value and queue its TagChanges (sent by output.flush)."""
         output.put(customers, customer, after, partition=partition)
-        due.schedule(partition, customer, after.next_change_ms)
+        if after.next_change_ms != before.next_change_ms:
+            # An unchanged due time is in the index already (a stale entry was never needed).
+            due.schedule(partition, customer, after.next_change_ms)
         for timed in deltas:
             change = codec.encode_dict(tag_schema, tag_change_fields(customer, timed))
             output.add(topics.TAGS.name, customer, change, partition=partition)
@@ -149,11 +157,11 @@ def register(wapp: WapipeApp) -> None:
             stats.events += len(batch)
             stats.batches += 1
             with collector_paused():  # the decoded batch is garbage once folded
-                for customer, (partition, records) in decode_by_key(batch, codec).items():
+                for customer, (partition, records) in decode_by_key(batch, folded).items():
                     before = customers.data.get(customer) or TaggedCustomer()
                     after, deltas = fold_batch(before, records, thresholds)
                     if after is not before:
-                        store(customer, partition, after, deltas)
+                        store(customer, partition, before, after, deltas)
             await output.flush()  # before the batch is acked: at-least-once
             ack_fetched(app, batch)
 
@@ -180,7 +188,7 @@ def register(wapp: WapipeApp) -> None:
                     continue
                 after, deltas = sweep(before, tick.ts_ms, thresholds)
                 if after is not before:
-                    store(customer, partition, after, deltas)
+                    store(customer, partition, before, after, deltas)
                     swept += 1
             await output.flush()
             if swept:

@@ -11,7 +11,7 @@ and records written by older schema versions still go through fastavro's schema 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 _DOUBLE = struct.Struct("<d")
@@ -288,6 +288,65 @@ def _gen_write(g: _Gen, t: Any, source: str, indent: int) -> None:
     raise UnsupportedSchema(t)
 
 
+def _gen_skip(g: _Gen, t: Any, indent: int) -> None:
+    """Code that moves ``pos`` past a value of type ``t`` without building it (projections)."""
+    t = _type_key(t)
+    if isinstance(t, str):
+        if t in ("string", "bytes"):
+            g.emit(indent, "n, pos = read_long(buf, pos)")
+            g.emit(indent, "if n < 0 or pos + n > size:")
+            g.emit(indent + 1, "raise ValueError('length out of range')")
+            g.emit(indent, "pos += n")
+            return
+        if t in ("long", "int"):
+            g.emit(indent, "while buf[pos] & 0x80:")
+            g.emit(indent + 1, "pos += 1")
+            g.emit(indent, "pos += 1")
+            return
+        if t == "boolean":
+            g.emit(indent, "if buf[pos] > 1:")
+            g.emit(indent + 1, "raise ValueError(f'invalid boolean byte {buf[pos]}')")
+            g.emit(indent, "pos += 1")
+            return
+        if t in ("double", "float"):
+            width = 8 if t == "double" else 4
+            g.emit(indent, f"if pos + {width} > size:")
+            g.emit(indent + 1, f"raise ValueError('truncated {t}')")
+            g.emit(indent, f"pos += {width}")
+            return
+        if t == "null":
+            return
+        raise UnsupportedSchema(t)
+    if isinstance(t, list):
+        if len(t) == 2 and t[0] == "null":
+            g.emit(indent, "branch = buf[pos]")
+            g.emit(indent, "pos += 1")
+            g.emit(indent, "if branch == 2:")
+            _gen_skip(g, t[1], indent + 1)
+            g.emit(indent, "elif branch != 0:")
+            g.emit(indent + 1, "raise ValueError(f'union branch byte {branch} out of range')")
+            return
+        raise UnsupportedSchema(t)
+    if isinstance(t, dict) and t.get("type") == "array":
+        block = g.var("block")
+        g.emit(indent, f"{block}, pos = read_long(buf, pos)")
+        g.emit(indent, f"while {block}:")
+        g.emit(indent + 1, f"if {block} < 0:")
+        g.emit(indent + 2, f"{block} = -{block}")
+        g.emit(indent + 2, "_size, pos = read_long(buf, pos)")
+        g.emit(indent + 1, f"if {block} > size:")
+        g.emit(indent + 2, "raise ValueError('array block larger than the message')")
+        g.emit(indent + 1, f"for _ in range({block}):")
+        _gen_skip(g, t["items"], indent + 2)
+        g.emit(indent + 1, f"{block}, pos = read_long(buf, pos)")
+        return
+    if isinstance(t, dict) and t.get("type") == "record":
+        for f in t["fields"]:
+            _gen_skip(g, f["type"], indent)
+        return
+    raise UnsupportedSchema(t)
+
+
 _RUNTIME = {
     name: obj
     for name, obj in dict(globals()).items()
@@ -295,12 +354,30 @@ _RUNTIME = {
 }
 
 
-def compile_decoder(schema: dict[str, Any]) -> Decoder:
-    """A function ``(buf, pos) -> (record dict, end pos)`` for a parsed record schema."""
+def compile_decoder(schema: dict[str, Any], fields: Collection[str] | None = None) -> Decoder:
+    """A function ``(buf, pos) -> (record dict, end pos)`` for a parsed record schema.
+
+    With ``fields``, a projection: the record holds only those top-level fields, and the
+    others are skipped (their bytes are walked, so the end position and the framing are
+    checked, but not decoded: a skipped string's UTF-8 is not validated).
+    """
     g = _Gen()
     g.emit(0, "def decode(buf, pos):")
     g.emit(1, "size = len(buf)")
-    _gen_read(g, schema, "record", 1)
+    if fields is None:
+        _gen_read(g, schema, "record", 1)
+    else:
+        if schema.get("type") != "record":
+            raise UnsupportedSchema(schema)
+        values = []
+        for f in schema["fields"]:
+            if f["name"] in fields:
+                val = g.var("v")
+                _gen_read(g, f["type"], val, 1)
+                values.append(f"{f['name']!r}: {val}")
+            else:
+                _gen_skip(g, f["type"], 1)
+        g.emit(1, f"record = {{{', '.join(values)}}}")
     g.emit(1, "return record, pos")
     namespace: dict[str, Any] = dict(_RUNTIME)
     exec("\n".join(g.lines), namespace)  # generated from our own schema files

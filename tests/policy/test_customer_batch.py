@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.policy.customer_batch import fold_records, record_of
+from pipeline.policy.customer_batch import FOLDED_FIELDS, fold_records, record_of
 from pipeline.policy.customer_state import CustomerState, apply_event
 from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
 from pipeline.policy.tag_timeline import TaggedCustomer, fold_batch, fold_events, sweep
@@ -16,6 +16,7 @@ from pipeline.schemas.codec import AvroEventCodec
 from tests.policy.customer_events import T0, event_strategy, purchase
 
 CODEC = AvroEventCodec()
+FOLDED = CODEC.projection(FOLDED_FIELDS)
 #: A tiny order bound, so batches hit the "forget the oldest ids" rule.
 TIGHT = replace(DEFAULT_TAG_THRESHOLDS, max_tracked_orders=3)
 thresholds_strategy = st.sampled_from([DEFAULT_TAG_THRESHOLDS, TIGHT])
@@ -49,6 +50,18 @@ def test_fold_records_equals_apply_event_one_by_one(
     folded, latest = fold_records(start, wire(batch), th)
     assert folded == per_event(start, batch, th)
     assert latest == max((e.ts_ms for e in batch), default=None)  # type: ignore[attr-defined]
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=events_strategy, batch=events_strategy, th=thresholds_strategy)
+def test_records_decoded_to_the_folded_fields_only_fold_the_same(
+    before: list[object], batch: list[object], th: TagThresholds
+) -> None:
+    # The agent decodes only FOLDED_FIELDS: a field the fold reads but the list lacks
+    # would read as missing here and change the state.
+    start = per_event(CustomerState(), before, th)
+    projected = [FOLDED.decode_dict(CODEC.encode(e)) for e in batch]
+    assert fold_records(start, projected, th) == fold_records(start, wire(batch), th)
 
 
 @settings(max_examples=80, deadline=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -112,3 +113,52 @@ def test_a_long_out_of_range_or_of_another_type_is_a_schema_error(bad: object) -
     record = {"event_id": "e", "customer": "c", "tag": "t", "change": "added", "reason": "r"}
     with pytest.raises(SchemaError):
         CODEC.encode_dict(known, {**record, "ts_ms": bad})
+
+
+@pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
+def test_a_projection_decodes_its_fields_as_the_full_decoder_does(cls: type) -> None:
+    names = [f.name for f in fields(cls)]
+
+    @settings(max_examples=60, deadline=None)
+    @given(record_strategy(cls), st.sets(st.sampled_from(names)))
+    def check(record: Any, wanted: set[str]) -> None:
+        data = CODEC.encode(record)
+        name, full = CODEC.decode_dict(data)
+        assert CODEC.projection({name: wanted}).decode_dict(data) == (
+            name,
+            {k: v for k, v in full.items() if k in wanted},
+        )
+
+    check()
+
+
+PROJECTION = CODEC.projection(
+    {cls.__name__: ("ts_ms",) for cls in RECORDS if "ts_ms" in {f.name for f in fields(cls)}}
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(RECORDS).flatmap(record_strategy),
+    st.integers(min_value=0, max_value=400),
+    st.integers(min_value=0, max_value=255),
+    st.booleans(),
+)
+def test_mutated_messages_project_or_raise_schema_error(
+    record: Any, where: int, byte: int, truncate: bool
+) -> None:
+    data = bytearray(CODEC.encode(record))
+    body = len(data) - HEADER_BYTES
+    if body:
+        index = HEADER_BYTES + where % body
+        if truncate:
+            del data[index:]
+        else:
+            data[index] = byte
+    with contextlib.suppress(SchemaError):
+        PROJECTION.decode_dict(bytes(data))
+
+
+def test_a_projection_of_a_field_the_schema_lacks_is_refused() -> None:
+    with pytest.raises(SchemaError, match="no field nope"):
+        CODEC.projection({"Purchase": ("ts_ms", "nope")})
