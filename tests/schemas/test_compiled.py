@@ -162,3 +162,16 @@ def test_mutated_messages_project_or_raise_schema_error(
 def test_a_projection_of_a_field_the_schema_lacks_is_refused() -> None:
     with pytest.raises(SchemaError, match="no field nope"):
         CODEC.projection({"Purchase": ("ts_ms", "nope")})
+
+
+def test_a_record_outside_the_projection_is_decoded_in_full() -> None:
+    event = events.ConsentChange(
+        event_id="k1",
+        customer="821012345678",
+        business_number_id=None,
+        consent="opted_out",
+        source="keyword",
+        ts_ms=1,
+    )
+    data = CODEC.encode(event)
+    assert CODEC.projection({"Purchase": ("ts_ms",)}).decode_dict(data) == CODEC.decode_dict(data)
