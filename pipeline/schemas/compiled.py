@@ -203,32 +203,51 @@ def _gen_read(g: _Gen, t: Any, target: str, indent: int) -> None:
         raise UnsupportedSchema(t)
     if isinstance(t, dict) and t.get("type") == "array":
         items = g.var("items")
-        block = g.var("block")
         item = g.var("item")
         g.emit(indent, f"{items} = []")
-        g.emit(indent, f"{block}, pos = read_long(buf, pos)")
-        g.emit(indent, f"while {block}:")
-        g.emit(indent + 1, f"if {block} < 0:")
-        g.emit(indent + 2, f"{block} = -{block}")
-        g.emit(indent + 2, "_size, pos = read_long(buf, pos)")
-        g.emit(indent + 1, f"if {block} > len(buf):")
-        g.emit(indent + 2, "raise ValueError('array block larger than the message')")
-        g.emit(indent + 1, f"for _ in range({block}):")
-        _gen_read(g, t["items"], item, indent + 2)
-        g.emit(indent + 2, f"{items}.append({item})")
-        g.emit(indent + 1, f"{block}, pos = read_long(buf, pos)")
+
+        def read_item(at: int) -> None:
+            _gen_read(g, t["items"], item, at)
+            g.emit(at, f"{items}.append({item})")
+
+        _gen_array_blocks(g, indent, read_item)
         g.emit(indent, f"{target} = {items}")
         return
     if isinstance(t, dict) and t.get("type") == "record":
-        # Fields into locals, then one dict display: cheaper than a store per field.
-        values = []
-        for f in t["fields"]:
+        _gen_record(g, t, target, indent)
+        return
+    raise UnsupportedSchema(t)
+
+
+def _gen_array_blocks(g: _Gen, indent: int, item: Callable[[int], None]) -> None:
+    """The loop over an array's blocks; ``item(indent)`` emits the code for one item."""
+    block = g.var("block")
+    g.emit(indent, f"{block}, pos = read_long(buf, pos)")
+    g.emit(indent, f"while {block}:")
+    g.emit(indent + 1, f"if {block} < 0:")
+    g.emit(indent + 2, f"{block} = -{block}")
+    g.emit(indent + 2, "_size, pos = read_long(buf, pos)")
+    g.emit(indent + 1, f"if {block} > size:")
+    g.emit(indent + 2, "raise ValueError('array block larger than the message')")
+    g.emit(indent + 1, f"for _ in range({block}):")
+    item(indent + 2)
+    g.emit(indent + 1, f"{block}, pos = read_long(buf, pos)")
+
+
+def _gen_record(
+    g: _Gen, t: dict[str, Any], target: str, indent: int, fields: Collection[str] | None = None
+) -> None:
+    """A record's fields into locals, then one dict display (cheaper than a store per
+    field); with ``fields``, only those, the others skipped (projections)."""
+    values = []
+    for f in t["fields"]:
+        if fields is None or f["name"] in fields:
             val = g.var("v")
             _gen_read(g, f["type"], val, indent)
             values.append(f"{f['name']!r}: {val}")
-        g.emit(indent, f"{target} = {{{', '.join(values)}}}")
-        return
-    raise UnsupportedSchema(t)
+        else:
+            _gen_skip(g, f["type"], indent)
+    g.emit(indent, f"{target} = {{{', '.join(values)}}}")
 
 
 def _gen_write(g: _Gen, t: Any, source: str, indent: int) -> None:
@@ -328,17 +347,7 @@ def _gen_skip(g: _Gen, t: Any, indent: int) -> None:
             return
         raise UnsupportedSchema(t)
     if isinstance(t, dict) and t.get("type") == "array":
-        block = g.var("block")
-        g.emit(indent, f"{block}, pos = read_long(buf, pos)")
-        g.emit(indent, f"while {block}:")
-        g.emit(indent + 1, f"if {block} < 0:")
-        g.emit(indent + 2, f"{block} = -{block}")
-        g.emit(indent + 2, "_size, pos = read_long(buf, pos)")
-        g.emit(indent + 1, f"if {block} > size:")
-        g.emit(indent + 2, "raise ValueError('array block larger than the message')")
-        g.emit(indent + 1, f"for _ in range({block}):")
-        _gen_skip(g, t["items"], indent + 2)
-        g.emit(indent + 1, f"{block}, pos = read_long(buf, pos)")
+        _gen_array_blocks(g, indent, lambda at: _gen_skip(g, t["items"], at))
         return
     if isinstance(t, dict) and t.get("type") == "record":
         for f in t["fields"]:
@@ -366,18 +375,10 @@ def compile_decoder(schema: dict[str, Any], fields: Collection[str] | None = Non
     g.emit(1, "size = len(buf)")
     if fields is None:
         _gen_read(g, schema, "record", 1)
+    elif schema.get("type") == "record":
+        _gen_record(g, schema, "record", 1, fields)
     else:
-        if schema.get("type") != "record":
-            raise UnsupportedSchema(schema)
-        values = []
-        for f in schema["fields"]:
-            if f["name"] in fields:
-                val = g.var("v")
-                _gen_read(g, f["type"], val, 1)
-                values.append(f"{f['name']!r}: {val}")
-            else:
-                _gen_skip(g, f["type"], 1)
-        g.emit(1, f"record = {{{', '.join(values)}}}")
+        raise UnsupportedSchema(schema)
     g.emit(1, "return record, pos")
     namespace: dict[str, Any] = dict(_RUNTIME)
     exec("\n".join(g.lines), namespace)  # generated from our own schema files
