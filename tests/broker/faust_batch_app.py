@@ -55,7 +55,10 @@ def batch_app(
     stats = {"batches": 0, "largest": 0}
     gate = data_dir / GATE
 
-    @app.agent(FetchBatchTopic(app, topics=[topic], max_records=100))
+    # Room for every batch of a test while the gate holds the agent: with the production
+    # queue of one, a held agent stops the fetch loop and with it the per-record agent
+    # (docs/agents.md), so "the per-record agent counts everything meanwhile" raced.
+    @app.agent(FetchBatchTopic(app, topics=[topic], max_records=100, maxsize=1000))
     async def collect(stream: faust.StreamT[FetchedBatch]) -> None:
         async for batch in stream:
             while gate.exists() and stats["batches"] >= int(gate.read_text() or 0):
