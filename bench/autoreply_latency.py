@@ -40,13 +40,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from confluent_kafka import Consumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.throttle import ROOT, cpu_s, source_tree
+from pipeline import event_loop
 from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.runtime.faust_fetch_wait import FAUST_FETCH_WAIT_MS
+from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
+from pipeline.topics import COMMANDS, INBOUND
 from tests.autoreply.stack import (
     ROLES,
     autoreply_worker,
@@ -86,6 +90,8 @@ class Figures:
     cpu_ms_per_reply: float  # from the first POST to the last reply, over the replies
     net_cpu_ms_per_reply: float  # the same, less the idle rate over that time
     main_thread_share: float  # of the load's CPU, the event loop's thread
+    worker_ms_per_reply: dict[str, float]  # each worker's share of cpu_ms_per_reply, by roles
+    stages: dict[str, tuple[float, float]]  # stage -> (p50 ms, p99 ms)
     system_share: float  # of the load's CPU, in the kernel (sockets, wake-ups)
 
 
@@ -136,12 +142,82 @@ def py_spy(pid: int, out: str | None) -> Iterator[None]:
         spy.wait(60)
 
 
-def idle_profile_path(out: str | None) -> str | None:
-    """Where ``--py-spy PATH`` puts the idle worker's profile: ``PATH`` with ``.idle``."""
+@contextlib.contextmanager
+def py_spy_each(pids: dict[str, int], out: str | None, *, idle: bool = False) -> Iterator[None]:
+    """Sample every worker: ``--py-spy PATH`` gives one file per worker, its roles (and
+    ``.idle`` for the idle profile) before the suffix; one worker keeps ``PATH`` itself."""
+    with contextlib.ExitStack() as stack:
+        for roles, pid in pids.items():
+            stack.enter_context(
+                py_spy(pid, profile_path(out, roles, idle=idle, alone=len(pids) == 1))
+            )
+        yield
+
+
+def profile_path(out: str | None, roles: str, *, idle: bool, alone: bool) -> str | None:
     if out is None:
         return None
     path = Path(out)
-    return str(path.with_name(f"{path.stem}.idle{path.suffix}"))
+    parts = ([] if alone else [roles.replace(",", "-")]) + (["idle"] if idle else [])
+    return str(path.with_name(".".join([path.stem, *parts]) + path.suffix))
+
+
+def record_times_ms(bootstrap: str, topic: str, id_of: str) -> dict[str, int]:
+    """Every record of ``topic``: the event's ``id_of`` field → the record's timestamp (set by
+    the producing client when it produced, so a stage ends when the record left its worker)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "bench-stages",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    codec = AvroEventCodec()
+    out: dict[str, int] = {}
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        read = dict.fromkeys(partitions, 0)
+        deadline = time.monotonic() + 30
+        while any(read[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
+            for message in consumer.consume(10_000, timeout=0.5):
+                if message.error() is not None:
+                    continue
+                read[message.partition()] = message.offset() + 1
+                out[getattr(codec.decode(message.value()), id_of)] = message.timestamp()[1]
+    finally:
+        consumer.close()
+    return out
+
+
+def stage_figures(
+    left: dict[str, float],
+    arrived: dict[str, float],
+    inbound: dict[str, int],
+    commands: dict[str, int],
+) -> dict[str, tuple[float, float]]:
+    """p50 and p99 of each stage of the replies that went all the way (wall clock, ms)."""
+    spans: dict[str, list[float]] = {
+        "POST → inbound record": [],
+        "inbound → reply command": [],
+        "command → sandbox": [],
+    }
+    for wamid, left_s in left.items():
+        command_id = reply_id(wamid)
+        if wamid not in inbound or command_id not in commands or command_id not in arrived:
+            continue
+        spans["POST → inbound record"].append(inbound[wamid] - left_s * 1000)
+        spans["inbound → reply command"].append(commands[command_id] - inbound[wamid])
+        spans["command → sandbox"].append(arrived[command_id] * 1000 - commands[command_id])
+    return {
+        stage: (percentile(sorted(v), 0.50), percentile(sorted(v), 0.99))
+        for stage, v in spans.items()
+    }
 
 
 def start_in(tree: Path, worker: WorkerProcess, *, timeout_s: float) -> WorkerProcess:
@@ -184,38 +260,49 @@ async def open_windows(sandbox_url: str, batch: list[Inbound]) -> None:
 
 
 async def post_at_rate(url: str, batch: list[Inbound], *, rate_per_s: float) -> dict[str, float]:
-    """POST each message on an open-loop schedule; return wamid → wall time it left."""
+    """POST each message on an open-loop schedule; return wamid → wall time it left.
+
+    Bodies are signed before the clock starts: Meta's servers, not this machine, build them
+    in production, so the load generator takes as little as it can of the CPU it shares with
+    the worker."""
     left: dict[str, float] = {}
     post_ms: list[float] = []
-    connector = aiohttp.TCPConnector(limit=64)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(m: Inbound) -> None:
-            body, headers = signed_body(
+    now_s = int(time.time())
+    signed = [
+        (
+            m.wamid,
+            *signed_body(
                 inbound_text_webhook(
                     number_id=m.number_id,
                     customer=m.customer,
                     wamid=m.wamid,
                     text=m.text,
-                    ts_s=int(time.time()),
+                    ts_s=now_s,
                 )
-            )
-            left[m.wamid] = time.time()
+            ),
+        )
+        for m in batch
+    ]
+    connector = aiohttp.TCPConnector(limit=64)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(wamid: str, body: bytes, headers: dict[str, str]) -> None:
+            left[wamid] = time.time()
             async with session.post(url, data=body, headers=headers) as response:
                 if response.status != 200:
                     raise RuntimeError(
                         f"webhook answered {response.status}: {await response.text()}"
                     )
-            post_ms.append((time.time() - left[m.wamid]) * 1000)
+            post_ms.append((time.time() - left[wamid]) * 1000)
 
         loop = asyncio.get_running_loop()
         start = loop.time()
         tasks = []
-        for i, m in enumerate(batch):
+        for i, message in enumerate(signed):
             delay = start + i / rate_per_s - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(m)))
+            tasks.append(asyncio.create_task(one(*message)))
         await asyncio.gather(*tasks)
     post_ms.sort()
     left["__post_p99_ms"] = percentile(post_ms, 0.99)
@@ -246,24 +333,38 @@ def measure(
                     WAPIPE_LOG_LEVEL="warning",
                 )
                 workers.append(start_in(tree, worker, timeout_s=120))
-            pids = [w.proc.pid for w in workers if w.proc is not None]
+            by_roles = {
+                roles: w.proc.pid
+                for roles, w in zip(
+                    ("ingest,autoreply", "sender") if args.split else (ROLES,), workers, strict=True
+                )
+                if w.proc is not None
+            }
+            pids = list(by_roles.values())
             url = workers[0].url + "/webhooks/whatsapp"
             # Warm-up: partitions assigned, tables recovered, connections open.
-            asyncio.run(post_at_rate(url, warmup, rate_per_s=10))
+            event_loop.run(post_at_rate(url, warmup, rate_per_s=10))
             wait_for_requests(sandbox, {reply_id(m.wamid) for m in warmup}, timeout_s=120)
             idle_cpu_s = sum(cpu_s(pid) for pid in pids)
-            with py_spy(pids[0], idle_profile_path(args.py_spy)):
+            with py_spy_each(by_roles, args.py_spy, idle=True):
                 time.sleep(args.idle_s)
             idle_ms_per_s = (sum(cpu_s(pid) for pid in pids) - idle_cpu_s) * 1000 / args.idle_s
             before_s, before_threads = time.monotonic(), thread_cpu_s(pids[0])
-            before_cpu_s = sum(cpu_s(pid) for pid in pids)
+            before_each = {roles: cpu_s(pid) for roles, pid in by_roles.items()}
             before_sys_s = sum(system_cpu_s(pid) for pid in pids)
-            with py_spy(pids[0], args.py_spy):
-                left = asyncio.run(post_at_rate(url, batch, rate_per_s=args.rate))
+            with py_spy_each(by_roles, args.py_spy):
+                left = event_loop.run(post_at_rate(url, batch, rate_per_s=args.rate))
                 arrived = wait_for_requests(
                     sandbox, {reply_id(m.wamid) for m in batch}, timeout_s=DRAIN_S
                 )
-            load_cpu_s = sum(cpu_s(pid) for pid in pids) - before_cpu_s
+            load_each = {roles: cpu_s(pid) - before_each[roles] for roles, pid in by_roles.items()}
+            stages = stage_figures(
+                {m.wamid: left[m.wamid] for m in batch},
+                {key: r.received_unix_s for key, r in arrived.items()},
+                record_times_ms(broker.bootstrap_servers, INBOUND.name, "event_id"),
+                record_times_ms(broker.bootstrap_servers, COMMANDS.name, "command_id"),
+            )
+            load_cpu_s = sum(load_each.values())
             load_sys_s = sum(system_cpu_s(pid) for pid in pids) - before_sys_s
             load_s = time.monotonic() - before_s
             after_threads = thread_cpu_s(pids[0])
@@ -291,6 +392,8 @@ def measure(
         cpu_ms_per_reply=load_cpu_s * 1000 / replied,
         net_cpu_ms_per_reply=(load_cpu_s * 1000 - idle_ms_per_s * load_s) / replied,
         main_thread_share=main_s / threads_s if threads_s > 0 else float("nan"),
+        worker_ms_per_reply={roles: s * 1000 / replied for roles, s in load_each.items()},
+        stages=stages,
         system_share=load_sys_s / load_cpu_s if load_cpu_s > 0 else float("nan"),
     )
 
@@ -308,6 +411,11 @@ def report(f: Figures, *, fetch_wait_ms: int) -> None:
         f"event-loop thread {f.main_thread_share:.0%} of it, kernel {f.system_share:.0%}",
         flush=True,
     )
+    each_stage = ", ".join(f"{stage} {p50:.1f}/{p99:.1f}" for stage, (p50, p99) in f.stages.items())
+    print(f"{f.label} stages, p50/p99 ms: {each_stage}", flush=True)
+    if len(f.worker_ms_per_reply) > 1:
+        each = ", ".join(f"{roles} {ms:.2f} ms" for roles, ms in f.worker_ms_per_reply.items())
+        print(f"{f.label} CPU per reply by worker: {each}", flush=True)
 
 
 def main() -> None:

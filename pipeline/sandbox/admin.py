@@ -67,6 +67,10 @@ async def _record(request: web.Request) -> web.Response:
             for r in world.record.webhooks_for(wamid)
         ]
         return web.json_response({"wamid": wamid, "webhooks": items})
+    if request.query.get("only") == "requests":
+        return web.json_response(
+            {"requests": world.record.requests_json(since_seq=since, limit=limit)}
+        )
     return web.json_response(world.record.as_json(since_seq=since, limit=limit))
 
 

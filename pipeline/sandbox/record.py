@@ -118,12 +118,20 @@ class SandboxRecord:
     def purchases(self) -> list[dict[str, Any]]:
         return list(self._purchases)
 
+    def requests_json(self, *, since_seq: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """Requests from ``since_seq`` on: a poller that passes the last seq it saw + 1 is
+        served only what is new, however long the record."""
+        newer: list[RequestRecord] = []
+        for r in reversed(self._requests):  # seqs only grow: walk back to the first old one
+            if r.seq < since_seq:
+                break
+            newer.append(r)
+        newer.reverse()
+        return [{**asdict(r), "accepted": r.accepted} for r in newer[:limit]]
+
     def as_json(self, *, since_seq: int = 0, limit: int = 1000) -> dict[str, Any]:
-        requests = [
-            {**asdict(r), "accepted": r.accepted} for r in self._requests if r.seq >= since_seq
-        ][:limit]
         return {
-            "requests": requests,
+            "requests": self.requests_json(since_seq=since_seq, limit=limit),
             "emitted": [asdict(r) for r in self._emitted[-limit:]],
             "posts": [asdict(p) for p in list(self._posts.values())[-limit:]],
             "purchases": self._purchases[-limit:],

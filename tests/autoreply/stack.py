@@ -22,7 +22,7 @@ import httpx
 from pipeline.ingest.signature import SIGNATURE_HEADER, sign
 from pipeline.runtime.broker import EmbeddedBroker
 from pipeline.sandbox import SandboxConfig
-from tests.sender.harness import SandboxProcess, worker_env
+from tests.sender.harness import RequestTail, SandboxProcess, worker_env
 from tests.support.workers import WorkerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,8 +109,9 @@ def wait_for_requests(
     """The sandbox's first request for each callback id, once all of them arrived."""
     deadline = time.monotonic() + timeout_s
     seen: dict[str, Any] = {}
+    tail = RequestTail(sandbox)
     while True:
-        for request in sandbox.requests():
+        for request in tail.poll():
             key = request.biz_opaque_callback_data
             if key in callback_ids and key not in seen:
                 seen[key] = request

@@ -270,3 +270,23 @@ async def test_record_api_over_http(sandbox: SandboxServer, http: httpx.AsyncCli
     assert [r["error_code"] for r in body["requests"]] == [131047, None]
     assert body["requests"][1]["phone_number_id"] == NUMBER_ID
     assert body["counts"]["accepted"] == 1
+
+
+async def test_record_api_serves_only_new_requests_to_a_poller(
+    sandbox: SandboxServer, http: httpx.AsyncClient
+) -> None:
+    wa_id = customer_in(sandbox, "82")
+    for _ in range(3):
+        await send(http, sandbox, template(wa_id))
+    url = f"{sandbox.base_url}/_sandbox/record"
+    everything = (await http.get(url, params={"only": "requests"})).json()
+    assert list(everything) == ["requests"], "nothing but the requests"
+    seqs = [r["seq"] for r in everything["requests"]]
+    assert len(seqs) == 3 and seqs == sorted(seqs)
+    newer = (await http.get(url, params={"only": "requests", "since_seq": seqs[1]})).json()
+    assert [r["seq"] for r in newer["requests"]] == seqs[1:]
+    after_last = {"only": "requests", "since_seq": seqs[-1] + 1}
+    assert (await http.get(url, params=after_last)).json() == {"requests": []}
+    await send(http, sandbox, template(wa_id))
+    [fourth] = (await http.get(url, params=after_last)).json()["requests"]
+    assert fourth["seq"] > seqs[-1]

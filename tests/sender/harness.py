@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import httpx
 from confluent_kafka import Consumer, Producer
 
+from pipeline import event_loop
 from pipeline.events import OutboundCommand
 from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS
 from pipeline.sandbox import SandboxConfig, SandboxServer
@@ -37,7 +38,7 @@ def _serve(config: SandboxConfig, ready: Any, stop: Any) -> None:
             await asyncio.sleep(0.1)
         await server.stop()
 
-    asyncio.run(main())
+    event_loop.run(main())  # the loop `wapipe sandbox` runs on (uvloop), as beside a worker
 
 
 class SandboxProcess:
@@ -52,23 +53,47 @@ class SandboxProcess:
         self._proc = ctx.Process(target=_serve, args=(config, self._ready, self._stop))
         self._proc.start()
         self.base_url: str = self._ready.get(timeout=60)
+        self._http = httpx.Client(base_url=self.base_url, timeout=60)
 
     def requests(self, **filters: Any) -> list[SimpleNamespace]:
-        body = httpx.get(
-            self.base_url + "/_sandbox/record", params={"limit": 10_000_000}, timeout=60
-        ).json()
+        body = self._http.get("/_sandbox/record", params={"limit": 10_000_000}).json()
         out = [SimpleNamespace(**r) for r in body["requests"]]
         for name, value in filters.items():
             out = [r for r in out if getattr(r, name) == value]
         return out
+
+    def requests_since(self, seq: int) -> list[SimpleNamespace]:
+        """The requests recorded from ``seq`` on (a poller's cursor: the last seq + 1)."""
+        params: dict[str, Any] = {"only": "requests", "since_seq": seq, "limit": 10_000_000}
+        body = self._http.get("/_sandbox/record", params=params).json()
+        return [SimpleNamespace(**r) for r in body["requests"]]
 
     def customer(self, wa_id: str, **state: bool) -> None:
         response = httpx.post(f"{self.base_url}/_sandbox/customers/{wa_id}", json=state)
         response.raise_for_status()
 
     def stop(self) -> None:
+        self._http.close()
         self._stop.set()
         self._proc.join(20)
+
+
+class RequestTail:
+    """The sandbox's requests as they arrive: each :meth:`poll` fetches only those recorded
+    since the last, so polling in a loop costs the sandbox what is new, not its whole record
+    (which competes for the CPU with the worker under test)."""
+
+    def __init__(self, sandbox: SandboxProcess) -> None:
+        self._sandbox = sandbox
+        self._next_seq = 0
+        self.seen: list[SimpleNamespace] = []
+
+    def poll(self) -> list[SimpleNamespace]:
+        new = self._sandbox.requests_since(self._next_seq)
+        if new:
+            self._next_seq = new[-1].seq + 1
+            self.seen.extend(new)
+        return new
 
 
 class SandboxThread:

@@ -14,7 +14,14 @@ from pipeline.sandbox import PopulationSpec, SandboxConfig
 from pipeline.topics import RESULTS
 from tests.sender.conftest import start_worker
 from tests.sender.crash_history import command_history
-from tests.sender.harness import SandboxProcess, TopicReader, command, produce_commands, worker_env
+from tests.sender.harness import (
+    RequestTail,
+    SandboxProcess,
+    TopicReader,
+    command,
+    produce_commands,
+    worker_env,
+)
 from tests.sender.rate_windows import busiest_window, closest_pair_gap_s
 from tests.support.workers import WorkerProcess
 
@@ -103,8 +110,11 @@ def test_sigkill_mid_backlog_sends_each_command_at_most_once(
     first = start_worker(broker, tmp_path, app_id, worker_env_, "sender")
     workers.append(first)
 
+    tail = RequestTail(sandbox)
+
     def sent() -> int:
-        return len([r for r in sandbox.requests(accepted=True) if r.phone_number_id == number])
+        tail.poll()
+        return len([r for r in tail.seen if r.accepted and r.phone_number_id == number])
 
     deadline = time.monotonic() + 60
     while sent() < BACKLOG // 3 and time.monotonic() < deadline:
