@@ -12,7 +12,7 @@ from pipeline.agents.engagement import SOURCES
 from pipeline.agents.state_codec import StateJsonCodec, to_plain
 from pipeline.events import InboundMessage, Purchase
 from pipeline.policy.durations import DAY_MS
-from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
+from pipeline.policy.tag_timeline import TaggedCustomer, fold_events, sweep
 from pipeline.runtime.broker import EmbeddedBroker
 from tests.agents.conftest import PARTITIONS
 from tests.agents.streams import produce, read_all, send_ticks, wait_caught_up, wait_for
@@ -163,3 +163,64 @@ def test_a_restarted_worker_recovers_customers_from_the_changelog_it_wrote_in_ba
     assert added == ["freq:quarterly", "freq:monthly"], "state lost across the restart"
     monthly = next(c for c in changes if c.tag == "freq:monthly")
     assert monthly.reason.startswith("3 purchases"), monthly.reason
+
+
+def test_a_due_time_written_again_unchanged_is_still_swept_from_its_first_index_entry(
+    fresh_broker: EmbeddedBroker, start_worker: Callable[..., WorkerProcess]
+) -> None:
+    """The sweep's due index is pushed only when a customer's due time moves. A customer
+    written twice with the same due time has one entry, from the first write, and a later
+    tick must find it there. The index must be live (not rebuilt from the table at the tick),
+    so a first tick, made visible by another customer's decay, rebuilds it before the writes.
+    """
+    bootstrap = fresh_broker.bootstrap_servers
+    early, later = "821055550001", "821055550002"
+    early_at, later_at = T0 - 20 * DAY_MS, T0
+    message = InboundMessage(
+        event_id="m-later", business_number_id="n", customer=later, ts_ms=later_at
+    )
+    # Older than the message: it adds a purchase, and the next change stays hot → warm.
+    purchase = Purchase(
+        order_id="o-later",
+        customer=later,
+        amount_minor=5_000,
+        currency="KRW",
+        ts_ms=later_at - DAY_MS,
+    )
+    first, _ = fold_events(TaggedCustomer(), [message])
+    second, _ = fold_events(first, [purchase])
+    assert second.state != first.state and second.next_change_ms == first.next_change_ms
+    due_ms = first.next_change_ms
+    assert due_ms == later_at + 7 * DAY_MS + 1
+
+    def tags_of(customer: str) -> frozenset[str]:
+        return final_tags(read_tags(bootstrap)).get(customer, frozenset())
+
+    def wait_tags(customer: str, want: frozenset[str], what: str) -> None:
+        got = wait_for(lambda: [tags_of(customer)], lambda g: g[0] == want, timeout_s=60, what=what)
+        assert got[0] == want
+
+    early_message = InboundMessage(
+        event_id="m-early", business_number_id="n", customer=early, ts_ms=early_at
+    )
+    early_hot, _ = fold_events(TaggedCustomer(), [early_message])
+    early_tick = early_at + 7 * DAY_MS + 1
+    early_warm, _ = sweep(early_hot, early_tick)
+    assert "heat:hot" in early_hot.tags and "heat:warm" in early_warm.tags
+
+    produce(bootstrap, keyed([early_message]))
+    worker = start_worker("engagement")
+    wait_tags(early, early_hot.tags, "the early customer hot")
+    send_ticks(bootstrap, worker.app_id, now_ms=early_tick, partitions=PARTITIONS)
+    wait_tags(early, early_warm.tags, "the first tick (the index rebuilt) done")
+
+    produce(bootstrap, keyed([message]))  # first write: due_ms is indexed
+    wait_tags(later, first.tags, "the first write")
+    produce(bootstrap, keyed([purchase]))  # second write, same due_ms: nothing indexed
+    wait_tags(later, second.tags, "the second write")
+    assert second.tags != first.tags, "the second write must be visible to wait for it"
+
+    swept, _ = sweep(second, due_ms)
+    assert "heat:warm" in swept.tags
+    send_ticks(bootstrap, worker.app_id, now_ms=due_ms, partitions=PARTITIONS)
+    wait_tags(later, swept.tags, "the later customer swept at its due time")
