@@ -8,7 +8,7 @@ English) at ``--rate`` per second for ``--seconds``, one message per customer, s
 the sandbox's wall-clock arrival stamp of the reply minus the wall-clock time the POST left.
 
     .venv/bin/python bench/autoreply_latency.py [--rate 200] [--seconds 10] [--baseline]
-        [--baseline-ref REF] [--fetch-wait-ms N] [--idle-s 5] [--py-spy PATH]
+        [--baseline-ref REF] [--fetch-wait-ms N] [--idle-s 5] [--py-spy PATH] [--repeat N]
 
 ``--baseline`` first runs the same load with Faust's own consumer fetch wait (1500 ms), then
 the configured one, each on a fresh stack: before and after in one run. ``--baseline-ref REF``
@@ -20,7 +20,11 @@ least) is read twice: idle for ``--idle-s`` after the warm-up (fetch polling, ti
 the first POST to the last reply; "per reply" is the latter over the replies, "net" subtracts
 the idle rate over the same time. ``--py-spy PATH`` samples the worker with py-spy (a dev
 dependency) during the load into PATH and while idle into PATH with ``.idle`` before its
-suffix (``.txt``: collapsed stacks; anything else: a flame graph).
+suffix (``.txt``: collapsed stacks; anything else: a flame graph); with ``--split`` each
+worker gets its own file, its roles before the suffix. Each worker's CPU per reply and each
+stage's latency (from the records' timestamps: POST → inbound record → reply command →
+sandbox) are printed too. ``--repeat N`` measures N times and summarises the p99s: on this
+shared VM the speed moves between runs of the same code, so one run says little.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +72,7 @@ from tests.support.workers import WorkerProcess
 TEXTS = ("이번주할인 있나요?", "有折扣吗", "any discount today?", "쿠폰 받을 수 있어요?")
 WARMUP_MESSAGES = 20
 DRAIN_S = 60.0  # how long after the last POST replies may still arrive
+GOAL_P99_MS = 100.0  # issue 5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -443,6 +449,13 @@ def main() -> None:
         "--idle-s", type=float, default=5.0, help="how long to measure the idle worker's CPU"
     )
     parser.add_argument("--py-spy", metavar="PATH", help="profile the worker during the load")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="measure N times, each on a fresh stack, and summarise the p99s",
+    )
     args = parser.parse_args()
     print(
         f"{args.rate:g} inbound/s for {args.seconds:g} s over {args.numbers} numbers, "
@@ -466,11 +479,36 @@ def main() -> None:
                 ),
                 fetch_wait_ms=args.fetch_wait_ms,
             )
-    report(
-        measure("auto-reply", fetch_wait_ms=args.fetch_wait_ms, args=args),
-        fetch_wait_ms=args.fetch_wait_ms,
-    )
+    if args.repeat <= 1:
+        report(
+            measure("auto-reply", fetch_wait_ms=args.fetch_wait_ms, args=args),
+            fetch_wait_ms=args.fetch_wait_ms,
+        )
+    else:
+        runs = []
+        for i in range(args.repeat):
+            figures = measure(
+                f"auto-reply run {i + 1}/{args.repeat}", fetch_wait_ms=args.fetch_wait_ms, args=args
+            )
+            report(figures, fetch_wait_ms=args.fetch_wait_ms)
+            runs.append(figures)
+        summarise(runs)
     print(f"load average {os.getloadavg()[0]:.1f} after the run", flush=True)
+
+
+def summarise(runs: list[Figures]) -> None:
+    """The spread of repeated runs: on a shared VM the machine's speed moves between runs of
+    the same code (docs/benchmarks.md, "Where the two cores go at 200/s"), so one run's p99
+    says little; the median and the share of runs under the goal say more."""
+    p99s = sorted(f.p99_ms for f in runs)
+    cpus = sorted(f.cpu_ms_per_reply for f in runs)
+    under = sum(1 for v in p99s if v < GOAL_P99_MS)
+    print(
+        f"auto-reply over {len(runs)} runs: p99 min {p99s[0]:.1f}, median "
+        f"{statistics.median(p99s):.1f}, max {p99s[-1]:.1f} ms; under {GOAL_P99_MS:g} ms in "
+        f"{under}/{len(runs)}; CPU per reply {cpus[0]:.2f}–{cpus[-1]:.2f} ms",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
