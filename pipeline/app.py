@@ -19,6 +19,7 @@ import faust
 from pipeline.clock import Clock, SystemClock
 from pipeline.runtime.faust_fetch_batches import FetchBatchTransport
 from pipeline.runtime.faust_producer import install_bulk_producer_buffer
+from pipeline.runtime.faust_unread_partitions import pause_unread_after_recovery
 from pipeline.schemas.codec import register_faust_codecs
 from pipeline.settings import Settings
 from pipeline.topics import ALL_TOPICS, TopicSpec
@@ -92,6 +93,9 @@ def faust_app(settings: Settings, *, bootstrap: str) -> faust.App:
     app.transport = FetchBatchTransport(
         app.conf.broker_consumer, app, fetch_wait_ms=settings.consumer_fetch_wait_ms
     )
+    # Faust's pause never reaches aiokafka: without this every fetch names the worker's own
+    # changelogs and the leader topic (runtime/faust_unread_partitions.py).
+    pause_unread_after_recovery(app)
     return app
 
 
