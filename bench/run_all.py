@@ -155,6 +155,22 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),
     Bench(
+        script="idle.py",
+        quick=("--seconds", "5"),
+        figures=(
+            Figure(
+                label="idle worker CPU (% of a core)",
+                pattern=rf"idle worker: {NUMBER}% of a core",
+                goal="-",
+            ),
+            Figure(
+                label="embedded broker CPU beside it (%)",
+                pattern=rf"idle worker: [\d.]+% of a core, broker {NUMBER}%",
+                goal="-",
+            ),
+        ),
+    ),
+    Bench(
         script="autoreply_latency.py",
         quick=("--seconds", "5", "--baseline"),
         figures=(
