@@ -21,6 +21,12 @@ Standby partitions (replicas of tables active on other workers) are left alone: 
 them as they come. A table whose ``recovery_buffer_size`` is 1 is left alone too: Faust
 resumes its active partitions on purpose. The next rebalance gives aiokafka a new assignment,
 unpaused, and recovery reads the changelogs again before this runs again.
+
+A price paid for it: aiokafka's fetcher adds each paused partition's resume future to the
+``asyncio.wait`` of every loop of its routine, a few microseconds per partition per fetch
+(~100 partitions in a worker with every role at 12 partitions). Measured, the idle worker
+still saved ~2.5 points of a core, and the engagement bench (13 partitions paused) moved
+within the VM's drift (54 and 69 µs per event before, 55 and 73 after, interleaved).
 """
 
 from __future__ import annotations
