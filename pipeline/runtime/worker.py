@@ -18,6 +18,8 @@ from pipeline.settings import Settings
 log = structlog.get_logger(__name__)
 
 Driver = Callable[[WapipeApp], Awaitable[None]]
+#: The roles that use ``WapipeApp.store`` (pipeline/sinks/clickhouse.py, runtime/sql_view.py).
+STORE_ROLES = frozenset({"sink", "sql"})
 
 
 def stop_worker() -> None:
@@ -41,7 +43,10 @@ def run_worker(
     """
     roles = tuple(roles) if roles is not None else None
     sends = roles is None or "sender" in roles
-    with runtime(settings, sandbox=sandbox, sends=sends) as rt:
+    # Only the sink and the SQL endpoint read or write the store; a worker without them
+    # (a sender, an ingest or agent worker) skips opening chDB and its migrations.
+    stores = roles is None or bool(STORE_ROLES & set(roles))
+    with runtime(settings, sandbox=sandbox, sends=sends, with_store=stores) as rt:
         settings = rt.settings  # with the embedded parts' addresses filled in
         wapp = build_app(settings, bootstrap=rt.bootstrap, store=rt.store, roles=roles, clock=clock)
         wapp.extras["runtime"] = rt
