@@ -324,7 +324,7 @@ def measure(
     batch = messages(total, numbers=args.numbers, run=run, first_customer=WARMUP_MESSAGES)
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         sandbox: SandboxProcess = start_sandbox()
-        workers: list[WorkerProcess] = []
+        workers: dict[str, WorkerProcess] = {}  # by roles
         try:
             asyncio.run(open_windows(sandbox.base_url, warmup + batch))
             # --split: the sender in its own process and group (docs/sender.md, deployment).
@@ -338,16 +338,10 @@ def measure(
                     WAPIPE_CONSUMER_FETCH_WAIT_MS=str(fetch_wait_ms),
                     WAPIPE_LOG_LEVEL="warning",
                 )
-                workers.append(start_in(tree, worker, timeout_s=120))
-            by_roles = {
-                roles: w.proc.pid
-                for roles, w in zip(
-                    ("ingest,autoreply", "sender") if args.split else (ROLES,), workers, strict=True
-                )
-                if w.proc is not None
-            }
+                workers[roles] = start_in(tree, worker, timeout_s=120)
+            by_roles = {roles: w.proc.pid for roles, w in workers.items() if w.proc is not None}
             pids = list(by_roles.values())
-            url = workers[0].url + "/webhooks/whatsapp"
+            url = next(iter(workers.values())).url + "/webhooks/whatsapp"  # the ingest worker
             # Warm-up: partitions assigned, tables recovered, connections open.
             event_loop.run(post_at_rate(url, warmup, rate_per_s=10))
             wait_for_requests(sandbox, {reply_id(m.wamid) for m in warmup}, timeout_s=120)
@@ -363,21 +357,22 @@ def measure(
                 arrived = wait_for_requests(
                     sandbox, {reply_id(m.wamid) for m in batch}, timeout_s=DRAIN_S
                 )
+            # Every reading of the load ends here, before the topics are read for the stages.
             load_each = {roles: cpu_s(pid) - before_each[roles] for roles, pid in by_roles.items()}
+            load_sys_s = sum(system_cpu_s(pid) for pid in pids) - before_sys_s
+            load_s = time.monotonic() - before_s
+            after_threads = thread_cpu_s(pids[0])
             stages = stage_figures(
                 {m.wamid: left[m.wamid] for m in batch},
                 {key: r.received_unix_s for key, r in arrived.items()},
                 record_times_ms(broker.bootstrap_servers, INBOUND.name, "event_id"),
                 record_times_ms(broker.bootstrap_servers, COMMANDS.name, "command_id"),
             )
-            load_cpu_s = sum(load_each.values())
-            load_sys_s = sum(system_cpu_s(pid) for pid in pids) - before_sys_s
-            load_s = time.monotonic() - before_s
-            after_threads = thread_cpu_s(pids[0])
         finally:
-            for worker in workers:
+            for worker in workers.values():
                 worker.stop()
             sandbox.stop()
+    load_cpu_s = sum(load_each.values())
     latencies = sorted(
         (arrived[reply_id(m.wamid)].received_unix_s - left[m.wamid]) * 1000
         for m in batch

@@ -56,8 +56,7 @@ class SandboxProcess:
         self._http = httpx.Client(base_url=self.base_url, timeout=60)
 
     def requests(self, **filters: Any) -> list[SimpleNamespace]:
-        body = self._http.get("/_sandbox/record", params={"limit": 10_000_000}).json()
-        out = [SimpleNamespace(**r) for r in body["requests"]]
+        out = self.requests_since(0)
         for name, value in filters.items():
             out = [r for r in out if getattr(r, name) == value]
         return out
