@@ -106,7 +106,7 @@ class FaultStack:
             env=self.env,
             partitions=PARTITIONS,
         )
-        worker.web_port = web_port  # one address for every restart: Meta keeps one URL
+        worker.pin_port(web_port)  # one address for every restart: Meta keeps one URL
         return worker
 
     @property

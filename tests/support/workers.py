@@ -13,6 +13,11 @@ import httpx
 
 from pipeline.runtime.broker import free_port
 from pipeline.runtime.child_process import kill_child, log_tail, spawn, stop_child
+from tests.support.listeners import pid_listens_on
+
+
+class PortTakenError(RuntimeError):
+    """Another process listens on the port the worker was given."""
 
 
 class WorkerProcess:
@@ -35,6 +40,10 @@ class WorkerProcess:
         self.extra_env = dict(env or {})
         self.partitions = partitions
         self.web_port = free_port()
+        # A port from free_port() is only free until someone binds it: under pytest -n
+        # another test's server can take it before this worker does. Unless a caller pins
+        # the port (a restart keeps its webhook URL), start() then moves to a new one.
+        self.port_pinned = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"worker-{app_id}.log"
 
@@ -58,25 +67,43 @@ class WorkerProcess:
         env.update(self.extra_env)
         return env
 
-    def start(self, *, timeout_s: float = 60.0) -> WorkerProcess:
+    def pin_port(self, port: int) -> None:
+        self.web_port = port
+        self.port_pinned = True
+
+    def start(self, *, timeout_s: float = 60.0, port_attempts: int = 3) -> WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [sys.executable, "-m", "pipeline.cli", "run"]
         if self.roles:
             args += ["--roles", self.roles]
-        self.proc = spawn(args, log_path=self.log_path, env=self.env())
-        self.wait_ready(timeout_s=timeout_s)
-        return self
+        for attempt in range(1, port_attempts + 1):
+            self.proc = spawn(args, log_path=self.log_path, env=self.env())
+            try:
+                self.wait_ready(timeout_s=timeout_s)
+                return self
+            except PortTakenError:
+                kill_child(self.proc)
+                if self.port_pinned or attempt == port_attempts:
+                    raise
+                self.web_port = free_port()
+        raise AssertionError("unreachable")
 
     def wait_ready(self, *, timeout_s: float) -> None:
+        """Until this worker's own web server answers: an answer from a process that took
+        the port first (another test's server) is not readiness."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + "/", timeout=0.5).status_code < 500:
-                    return
+                answered = httpx.get(self.url + "/", timeout=0.5).status_code < 500
             except httpx.HTTPError:
-                pass
+                answered = False
+            if answered and self.proc is not None:
+                owner = pid_listens_on(self.proc.pid, self.web_port)
+                if owner is None or owner:
+                    return
+                raise PortTakenError(f"another process answered on port {self.web_port}")
             time.sleep(0.2)
         raise TimeoutError(f"worker not ready in {timeout_s}s:\n{self.log_tail()}")
 
