@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from pipeline.events import ConsentChange, DeliveryReceipt, InboundMessage, Purchase, SendResult
+from pipeline.policy.frozen_init import fast_init
 from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
 
 #: Inbound message types that are a tap on something we sent (quick reply, list, button).
@@ -30,6 +31,7 @@ CLICK_TYPES = frozenset({"button", "interactive"})
 OPTED_OUT_ERROR = 131050
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PurchaseRecord:
     ts_ms: int
@@ -38,6 +40,7 @@ class PurchaseRecord:
     order_id: str
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CurrencyTotal:
     """Lifetime orders and value in one currency."""
@@ -51,6 +54,7 @@ class CurrencyTotal:
         return self.amount_minor // self.orders if self.orders else 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CustomerState:
     """Everything the tag rules need to know about one customer."""

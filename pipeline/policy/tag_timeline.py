@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from pipeline.policy.customer_batch import EventRecord, fold_records
 from pipeline.policy.customer_state import CustomerState, apply_event
+from pipeline.policy.frozen_init import fast_init
 from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
 from pipeline.policy.tags import (
     TagDelta,
@@ -35,6 +36,7 @@ from pipeline.policy.tags import (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaggedCustomer:
     state: CustomerState = field(default_factory=CustomerState)
@@ -44,6 +46,7 @@ class TaggedCustomer:
     stamped_ms: int | None = None  # the time stamp of the last published change
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TimedDelta:
     delta: TagDelta

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pipeline.policy.customer_state import CurrencyTotal, CustomerState
 from pipeline.policy.durations import DAY_MS, HOUR_MS
+from pipeline.policy.frozen_init import fast_init
 from pipeline.policy.tag_thresholds import DEFAULT_TAG_THRESHOLDS, TagThresholds
 
 FREQ_MONTHLY = "freq:monthly"
@@ -242,6 +243,7 @@ def tag_family(tag: str) -> str:
     return tag.split(":", 1)[0]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TagDelta:
     tag: str
