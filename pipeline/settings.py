@@ -161,6 +161,13 @@ class Settings(BaseSettings):
         le=600,
         description="After a crash, how long an in-flight command waits for a status webhook.",
     )
+    sender_ledger_retention_hours: float = Field(
+        192.0,
+        ge=0,
+        description="How long the sender remembers a finished command id (its done mark) before "
+        "forgetting it; a copy redelivered later is sent again. Keep it longer than the commands "
+        "topic's retention (Kafka's default: 7 days). 0 keeps them forever.",
+    )
     autoreply_rules_path: Path = Field(
         Path("infra/autoreply/rules.yaml"),
         description="Auto-reply rules (YAML); re-read when the file changes or on SIGHUP.",

@@ -9,7 +9,9 @@
     finishing  a SendResult is being produced for a command with no send out there (skipped,
                expired, rejected before any request); after a crash the results topic says
                whether it made it: if so the command is done, else it is gated again
-    done       the one SendResult was produced; a redelivered copy is dropped
+    done       the one SendResult was produced; a redelivered copy is dropped. Forgotten
+               (a tombstone) after ``WAPIPE_SENDER_LEDGER_RETENTION_HOURS``, so the table does
+               not grow with every message ever sent
 
 ``DeferralBook`` (table ``sender-deferred``) holds the commands that wait longer than a lane
 should hold them; a timer re-produces each to the commands topic when it is due.
@@ -23,7 +25,7 @@ one Faust would pick inside the agent, so recovery and co-partitioning are uncha
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import Any
 
 import faust
@@ -81,6 +83,30 @@ class CommandLedger(_DurableTable):
     def __init__(self, app: faust.App, *, partitions: int) -> None:
         super().__init__(app, "sender-commands", partitions=partitions)
 
+    def forgettable(
+        self, now_ms: int, *, retention_ms: int, partitions: Collection[int]
+    ) -> list[tuple[str, int]]:
+        """``(command_id, partition)`` of the done marks older than ``retention_ms`` in
+        ``partitions`` (the ones this worker owns: a standby copy is the owner's to forget).
+
+        Only done marks: an entry in any other state is a command still being settled. Done
+        marks written before they carried a time (older versions) are kept.
+        """
+        cutoff = now_ms - retention_ms
+        found = []
+        for key, entry in self.items():
+            if entry.get("state") != DONE:
+                continue
+            done_ms, partition = entry.get("done_ms"), entry.get("partition")
+            if (
+                isinstance(done_ms, int)
+                and done_ms <= cutoff
+                and isinstance(partition, int)
+                and partition in partitions
+            ):
+                found.append((key, partition))
+        return found
+
     def state(self, command_id: str) -> str | None:
         entry = self.get(command_id)
         return None if entry is None else str(entry.get("state"))
@@ -101,6 +127,17 @@ class DeferralBook(_DurableTable):
             if int(entry["due_ms"]) <= now_ms:
                 out.append((key, int(entry["partition"]), command_from_json(entry["command"])))
         return out
+
+
+def done_mark(outcome: str, *, wamid: str | None, partition: int, now_ms: int) -> dict[str, Any]:
+    """A command's ``done`` entry; its time and partition let the ledger forget it later."""
+    return {
+        "state": DONE,
+        "outcome": outcome,
+        "wamid": wamid,
+        "done_ms": now_ms,
+        "partition": partition,
+    }
 
 
 def command_to_json(command: OutboundCommand) -> dict[str, Any]:

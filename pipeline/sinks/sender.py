@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +51,7 @@ from pipeline.sinks.command_ledger import (
     CommandLedger,
     DeferralBook,
     command_to_json,
+    done_mark,
 )
 from pipeline.sinks.published_results import PublishedResults
 from pipeline.sinks.replicated_views import CampaignPauses, ConsentView
@@ -377,7 +378,9 @@ class Sender:
 
     async def _mark_done_after_crash(self, command: OutboundCommand, partition: int) -> None:
         self.stats.duplicates += 1
-        done = {"state": DONE, "outcome": "published-before-crash"}
+        done = done_mark(
+            "published-before-crash", wamid=None, partition=partition, now_ms=self.clock.now_ms()
+        )
         await (await self.ledger.put(command.command_id, done, partition=partition))
 
     async def _opted_out(self, command: OutboundCommand, now_ms: int) -> None:
@@ -405,10 +408,13 @@ class Sender:
             ),
         )
 
-    async def release_due(self) -> int:
-        """Re-produce every deferred command that is due; the timer calls this."""
+    async def release_due(self, partitions: Collection[int] | None = None) -> int:
+        """Re-produce every deferred command that is due; the timer calls this with the
+        partitions this worker owns (a standby copy of the book is not its to release)."""
         released = 0
         for command_id, partition, command in self.deferrals.due(self.clock.now_ms()):
+            if partitions is not None and partition not in partitions:
+                continue
             if command_id in self._released:
                 continue
             self._released.add(command_id)
@@ -419,6 +425,19 @@ class Sender:
             finally:
                 self._released.discard(command_id)
         return released
+
+    async def forget_done(self, partitions: Collection[int]) -> int:
+        """Forget the done marks older than the retention in ``partitions``: a tombstone for
+        each, awaited together. Returns how many."""
+        retention_ms = self.config.ledger_retention_ms
+        if not retention_ms:
+            return 0
+        old = self.ledger.forgettable(
+            self.clock.now_ms(), retention_ms=retention_ms, partitions=partitions
+        )
+        acks = [await self.ledger.delete(key, partition=partition) for key, partition in old]
+        await asyncio.gather(*acks)
+        return len(old)
 
     async def _finish(
         self,
@@ -456,7 +475,7 @@ class Sender:
             cost_micros=cost,
             ts_ms=self.clock.now_ms(),
         )
-        done = {"state": DONE, "outcome": outcome, "wamid": wamid}
+        done = done_mark(outcome, wamid=wamid, partition=partition, now_ms=self.clock.now_ms())
         # The result first, durable, then the done mark: a crash between them leaves a result
         # and an in-flight mark, which the restart settles by finding the result on its topic
         # (published_results.py). Sent together, a crash could also keep the done mark and

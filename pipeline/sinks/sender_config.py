@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pipeline.errors import ConfigError
 from pipeline.policy import (
     DEFAULT_RETRY_POLICY,
+    HOUR_MS,
     SECOND_MS,
     PairRate,
     RetryPolicy,
@@ -59,6 +60,7 @@ class SenderConfig:
     max_pending: int = 50_000
     #: How long a command found in flight after a crash waits for a status webhook naming it.
     crash_evidence_wait_ms: int = 10 * SECOND_MS
+    ledger_retention_ms: int = 192 * HOUR_MS  # 0: keep done marks forever
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SenderConfig:
@@ -83,4 +85,5 @@ class SenderConfig:
             http_connections=settings.whatsapp_http_connections,
             http_timeout_s=settings.whatsapp_send_timeout_s,
             crash_evidence_wait_ms=int(settings.sender_crash_evidence_wait_s * SECOND_MS),
+            ledger_retention_ms=int(settings.sender_ledger_retention_hours * HOUR_MS),
         )

@@ -5,6 +5,7 @@
     customer.consent.v1 ──────► ConsentView   (every partition, every sender)
     campaigns.control.v1 ─────► CampaignPauses (every partition, every sender)
     timer, 1 s ───────────────► re-produce deferred commands that are due
+    timer, ≤ 1 h ─────────────► forget done marks older than the ledger's retention
 
 Why manual acks: an agent that awaits each send holds its stream while a number waits for
 tokens, so one throttled number would stop every other (one actor processes a merged
@@ -25,6 +26,7 @@ from typing import Any
 
 import faust
 import mode
+import structlog
 
 from pipeline import topics
 from pipeline.app import WapipeApp
@@ -44,7 +46,22 @@ from pipeline.sinks.send_evidence import SendEvidence
 from pipeline.sinks.sender import Sender
 from pipeline.sinks.sender_config import SenderConfig
 
+log = structlog.get_logger(__name__)
+
 DEFERRAL_TICK_S = 1.0
+
+
+def ledger_prune_interval_s(retention_hours: float) -> float:
+    """How often done marks are looked at: a tenth of the retention, between 1 s and 1 h
+    (a mark lives at most that much past its retention)."""
+    return min(3600.0, max(1.0, retention_hours * 360.0))
+
+
+def owned_command_partitions(app: faust.App) -> set[int]:
+    """The commands topic's partitions this worker is active for (not its standbys)."""
+    return {
+        tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.COMMANDS.name
+    }
 
 
 class KafkaPublisher:
@@ -130,4 +147,13 @@ def register(wapp: WapipeApp) -> None:
     @app.timer(DEFERRAL_TICK_S)
     async def release_deferred() -> None:
         if app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
-            await sender.release_due()
+            await sender.release_due(owned_command_partitions(app))
+
+    if config.ledger_retention_ms:
+
+        @app.timer(ledger_prune_interval_s(settings.sender_ledger_retention_hours))
+        async def forget_done_commands() -> None:
+            if app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]
+                forgotten = await sender.forget_done(owned_command_partitions(app))
+                if forgotten:
+                    log.info("sender.ledger_forgot", commands=forgotten)
