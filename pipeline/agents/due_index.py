@@ -35,12 +35,11 @@ class DueIndex:
     def pop_due(self, partition: int, now_ms: int) -> list[str]:
         """Keys of ``partition`` due at or before ``now_ms`` (each once, in due order)."""
         heap = self._heaps.get(partition)
-        keys: list[str] = []
+        keys: dict[str, None] = {}  # a key is due once, at its first entry (a list was n²)
         while heap and heap[0][0] <= now_ms:
             _, key = heapq.heappop(heap)
-            if key not in keys:
-                keys.append(key)
-        return keys
+            keys[key] = None
+        return list(keys)
 
     def __len__(self) -> int:
         return sum(len(h) for h in self._heaps.values())

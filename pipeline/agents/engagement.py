@@ -19,6 +19,9 @@ How it stays fast and exact (docs/agents.md, docs/benchmarks.md "Engagement"):
   (:class:`~pipeline.agents.batch_output.BatchOutput`), at the key's source partition (the
   customer topics, the changelog and customer.tags.v1 are co-partitioned, murmur2,
   design.md §3a), flushed before the batch is acknowledged (``ack_fetched``).
+* Fair to the worker's other tasks: a batch's fold gives the event loop away every 20 ms
+  (:class:`~pipeline.runtime.loop_turns.LoopTurns`), so webhooks and auto-replies in the
+  same worker are not held up by a backlog replay.
 * Idempotent: the fold remembers order ids and keeps times as maxima, so a redelivered batch
   (at-least-once) changes nothing and publishes nothing.
 * Event time: tags are judged at the latest event time or sweep tick seen for the customer;
@@ -54,6 +57,7 @@ from pipeline.policy.tag_timeline import (
 )
 from pipeline.runtime.faust_fetch_batches import FetchBatchTopic, FetchedBatch, ack_fetched
 from pipeline.runtime.gc_tuning import collector_paused
+from pipeline.runtime.loop_turns import LoopTurns
 from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
 
@@ -106,6 +110,7 @@ class EngagementStats:
     batches: int = 0
     writes: int = 0  # table writes (= changelog records)
     changes: int = 0  # TagChange events published
+    turns_given: int = 0  # times a batch's fold let the worker's other tasks run
 
 
 def register(wapp: WapipeApp) -> None:
@@ -156,14 +161,30 @@ def register(wapp: WapipeApp) -> None:
         async for batch in stream:
             stats.events += len(batch)
             stats.batches += 1
-            with collector_paused():  # the decoded batch is garbage once folded
-                for customer, (partition, records) in decode_by_key(batch, folded).items():
-                    before = customers.data.get(customer) or TaggedCustomer()
-                    after, deltas = fold_batch(before, records, thresholds)
-                    if after is not before:
-                        store(customer, partition, before, after, deltas)
+            # The collector stays paused while other tasks take their turns too: the
+            # decoded batch is garbage once folded, and the turns are short.
+            with collector_paused():
+                folded_all = await fold_fetched(batch)
             await output.flush()  # before the batch is acked: at-least-once
-            ack_fetched(app, batch)
+            if folded_all:
+                ack_fetched(app, batch)
+
+    async def fold_fetched(batch: FetchedBatch) -> bool:
+        """Fold a batch customer by customer, giving the event loop to the worker's other
+        tasks every LOOP_TURN_S. False if a rebalance came meanwhile: the rest is left to
+        whoever owns the partitions now (they read the batch again; the fold is idempotent)."""
+        turns = LoopTurns()
+        for customer, (partition, records) in decode_by_key(batch, folded).items():
+            before = customers.data.get(customer) or TaggedCustomer()
+            after, deltas = fold_batch(before, records, thresholds)
+            if after is not before:
+                store(customer, partition, before, after, deltas)
+            if turns.expired():
+                await turns.give_way()
+                stats.turns_given += 1
+                if batch.generation_id != app.consumer_generation_id:
+                    return False
+        return True
 
     @app.on_rebalance_complete.connect
     def reindex_after_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -182,14 +203,18 @@ def register(wapp: WapipeApp) -> None:
                 )
             partition = event.message.partition
             swept = 0
+            turns = LoopTurns()
             for customer in due.pop_due(partition, tick.ts_ms):
                 before = customers.data.get(customer)
-                if before is None:
-                    continue
-                after, deltas = sweep(before, tick.ts_ms, thresholds)
-                if after is not before:
-                    store(customer, partition, before, after, deltas)
-                    swept += 1
+                if before is not None:
+                    after, deltas = sweep(before, tick.ts_ms, thresholds)
+                    if after is not before:
+                        store(customer, partition, before, after, deltas)
+                        swept += 1
+                if turns.expired():
+                    await turns.give_way()
+                    if event.message.generation_id != app.consumer_generation_id:
+                        break  # a rebalance: the index is rebuilt from the table (stale)
             await output.flush()
             if swept:
                 log.info("engagement.swept", customers=swept, now_ms=tick.ts_ms)

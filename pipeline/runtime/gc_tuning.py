@@ -35,7 +35,12 @@ def tune_gc(gen0_threshold: int = GC_GEN0_THRESHOLD) -> None:
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic collection inside the block (synchronous code only: no ``await`` in it).
+    """No cyclic collection inside the block.
+
+    An ``await`` inside lets other tasks run with the collector paused as well, so keep what
+    the block spans bounded (one batch). Blocks of two tasks may overlap: the inner one leaves
+    the collector as it found it, and the outer one's end turns it back on (the inner's rest
+    then runs with it on: slower, never wrong).
 
     A batch agent holds its decoded batch (tens of thousands of tuples and lists) while it
     folds: each young-generation collection in that time walks all of it, only for it to be
