@@ -65,13 +65,17 @@ def test_listeners_tell_which_process_holds_the_port(stranger: int) -> None:
     assert port_listeners(free) == set()
 
 
+def _sender(broker: EmbeddedBroker, tmp_path: Path, app_id: str) -> WorkerProcess:
+    return WorkerProcess(
+        bootstrap=broker.bootstrap_servers, data_dir=tmp_path, app_id=app_id, roles="sender"
+    )
+
+
 @pytest.mark.broker
 def test_worker_moves_off_a_port_another_server_took(
     broker: EmbeddedBroker, tmp_path: Path, stranger: int
 ) -> None:
-    worker = WorkerProcess(
-        bootstrap=broker.bootstrap_servers, data_dir=tmp_path, app_id="port-taken", roles="sender"
-    )
+    worker = _sender(broker, tmp_path, "port-taken")
     worker.web_port = stranger
     worker.start(timeout_s=60)
     try:
@@ -86,9 +90,7 @@ def test_worker_moves_off_a_port_another_server_took(
 def test_a_pinned_port_that_is_taken_is_an_error(
     broker: EmbeddedBroker, tmp_path: Path, stranger: int
 ) -> None:
-    worker = WorkerProcess(
-        bootstrap=broker.bootstrap_servers, data_dir=tmp_path, app_id="port-pinned", roles="sender"
-    )
+    worker = _sender(broker, tmp_path, "port-pinned")
     worker.pin_port(stranger)
     with pytest.raises(PortTakenError, match=str(stranger)):
         worker.start(timeout_s=60)
