@@ -182,9 +182,14 @@ def register(wapp: WapipeApp) -> None:
             if turns.expired():
                 await turns.give_way()
                 stats.turns_given += 1
-                if batch.generation_id != app.consumer_generation_id:
+                if rebalancing(batch.generation_id):
                     return False
         return True
+
+    def rebalancing(generation_id: int) -> bool:
+        """A rebalance began (Faust stops the flow as partitions are revoked) or ended since
+        the batch or tick of ``generation_id`` was fetched."""
+        return not app.flow_control.is_active() or generation_id != app.consumer_generation_id
 
     @app.on_rebalance_complete.connect
     def reindex_after_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -213,7 +218,7 @@ def register(wapp: WapipeApp) -> None:
                         swept += 1
                 if turns.expired():
                     await turns.give_way()
-                    if event.message.generation_id != app.consumer_generation_id:
+                    if rebalancing(event.message.generation_id):
                         break  # a rebalance: the index is rebuilt from the table (stale)
             await output.flush()
             if swept:
