@@ -54,6 +54,9 @@ def test_same_fields_as_the_generated_init(
     }
     plain, fast = Plain(a, **given_kwargs), Fast(a, **given_kwargs)
     assert _as_fields(fast) == _as_fields(plain)
+    generated = object.__new__(Fast)
+    Fast.__init__.__wrapped__(generated, a, **given_kwargs)  # type: ignore[attr-defined]
+    assert generated == fast  # fast_init keeps the generated __init__ it replaced
     assert fast == Fast(a=a, **given_kwargs)
 
 
