@@ -11,14 +11,15 @@ Measured in issue 6's benchmark, that per-message path cost more than the whole 
 * the partition is the caller's: for co-partitioned, customer-keyed topics the key's source
   partition *is* its partition in the changelog and the output topic (murmur2, design.md
   §3a), so nothing is hashed again;
-* :meth:`flush` is awaited at the end of the batch, before Faust acks it. Outputs before
-  state: it sends the output records (TagChanges), waits for the broker's acks, and only
-  then sends the changelog records that remember them as published (the order
-  pipeline/agents/acked_output.py explains: a SIGKILL in between can repeat outputs, never
-  lose them). The changelog records are then in aiokafka's accumulator, and Faust flushes
-  the producer before it commits offsets. Records of one kind are sent in the order they
-  were added, under one lock, so two agents sharing one output (the fold and the sweep) keep
-  per-key order. One round trip per batch, not per record.
+* :meth:`flush` is awaited at the end of the batch, before Faust acks it. State before
+  outputs: it sends the changelog records, waits for the broker's acks, then sends the
+  output records (TagChanges) and waits for theirs. A value that changed tags remembers
+  that change and the input that made it, so after a SIGKILL in between the restarted
+  worker publishes the change again from the recovered value (same ids) if that input was
+  not committed (docs/agents.md, "State before changes"). The reverse order could publish a
+  change whose state was then lost, and a refold with other batch boundaries would publish
+  a different one. Records of one kind are sent in the order they were added, under one
+  lock. One round trip per kind per batch, not per record.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class BatchOutput:
         self._outputs[(topic, partition)].append((key.encode("utf-8"), value))
 
     async def flush(self) -> None:
-        """Send the outputs and wait for their acks, then send the changelog records."""
+        """Send the changelog records and wait for their acks, then the outputs, likewise."""
         async with self._lock:
             self._tables.clear()  # a table's changelog topic is rebuilt on start-up
             outputs, self._outputs = self._outputs, defaultdict(list)
@@ -76,10 +77,10 @@ class BatchOutput:
             producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
             for topic in {t for t, _ in (*outputs, *changelog)} - self._checked:
                 await self._check_partitions(producer, topic)
-            acks = await self._send(producer, outputs)
-            if acks:
-                await asyncio.gather(*acks)
-            await self._send(producer, changelog)
+            for pending in (changelog, outputs):
+                acks = await self._send(producer, pending)
+                if acks:
+                    await asyncio.gather(*acks)
 
     async def _send(
         self, producer: Any, pending: dict[tuple[str, int], list[tuple[bytes, bytes]]]

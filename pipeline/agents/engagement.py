@@ -19,24 +19,32 @@ How it stays fast and exact (docs/agents.md, docs/benchmarks.md "Engagement"):
   (:class:`~pipeline.agents.batch_output.BatchOutput`), at the key's source partition (the
   customer topics, the changelog and customer.tags.v1 are co-partitioned, murmur2,
   design.md §3a), flushed before the batch is acknowledged (``ack_fetched``).
+* State before changes: the flush stores the values first, then publishes their
+  TagChanges. A changed value remembers its change and the input record that made it; after
+  a rebalance, before anything else, the agent publishes again the changes of values whose
+  input was not committed (:func:`unconfirmed`): the worker before may have died between
+  the two. One batch or tick writes at a time, so a flush holds one value per key.
 * Fair to the worker's other tasks: a batch's fold gives the event loop away every 20 ms
   (:class:`~pipeline.runtime.loop_turns.LoopTurns`), so webhooks and auto-replies in the
   same worker are not held up by a backlog replay.
 * Idempotent: the fold remembers order ids and keeps times as maxima, so a redelivered batch
-  (at-least-once) changes nothing and publishes nothing.
+  (at-least-once) changes nothing and publishes nothing new.
 * Event time: tags are judged at the latest event time or sweep tick seen for the customer;
   replaying the topics gives the same tags.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 import structlog
 from aiokafka.partitioner import murmur2
+from faust.types import TP
 
 from pipeline import topics
 from pipeline.agents.batch_output import BatchOutput
@@ -49,9 +57,11 @@ from pipeline.events import TagChange
 from pipeline.policy.customer_batch import FOLDED_FIELDS
 from pipeline.policy.tag_thresholds import TagThresholds
 from pipeline.policy.tag_timeline import (
+    Source,
     TaggedCustomer,
     TimedDelta,
     fold_batch,
+    last_changes,
     sweep,
     thresholds_from_settings,
 )
@@ -83,6 +93,26 @@ def partition_of(key: str, partitions: int) -> int:
     return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
+def batch_sources(batch: FetchedBatch) -> dict[int, Source]:
+    """Per partition of ``batch``, one of its records (topic, offset): the batch's witness.
+    If that offset is committed, the batch was acknowledged, so its flush had finished."""
+    sources: dict[int, Source] = {}
+    for tp, records in batch.parts:
+        if records and tp.partition not in sources:
+            sources[tp.partition] = (tp.topic, records[-1].offset)
+    return sources
+
+
+def unconfirmed(value: TaggedCustomer, partition: int, committed: Mapping[TP, int | None]) -> bool:
+    """Whether ``value``'s tag changes may not have been published: the input that made it
+    is not committed (``committed`` holds the next offset to read, or None for none)."""
+    source = value.changed_by
+    if source is None:
+        return False
+    topic, offset = source
+    return offset >= (committed.get(TP(topic, partition)) or 0)
+
+
 def tag_change_fields(customer: str, timed: TimedDelta) -> dict[str, Any]:
     """A TagChange's fields, ready for the Avro encoder (the agent's path: no event object)."""
     d = timed.delta
@@ -111,6 +141,7 @@ class EngagementStats:
     writes: int = 0  # table writes (= changelog records)
     changes: int = 0  # TagChange events published
     turns_given: int = 0  # times a batch's fold let the worker's other tasks run
+    republished: int = 0  # customers whose changes a restart published again
 
 
 def register(wapp: WapipeApp) -> None:
@@ -134,6 +165,10 @@ def register(wapp: WapipeApp) -> None:
     output = BatchOutput(app, partitions=settings.kafka_partitions)
     ticks = sweep_ticks(wapp)
     due = DueIndex()
+    # One batch or tick writes at a time: a flush then holds at most one value per key, so
+    # a recovered value's remembered change is all that flush may have left unpublished.
+    writing = asyncio.Lock()
+    source_topics = frozenset(spec.name for spec in SOURCES)
     stats = EngagementStats()
     wapp.extras["engagement_table"] = customers
     wapp.extras["engagement_stats"] = stats
@@ -150,10 +185,13 @@ def register(wapp: WapipeApp) -> None:
         if after.next_change_ms != before.next_change_ms:
             # An unchanged due time is in the index already (a stale entry was never needed).
             due.schedule(partition, customer, after.next_change_ms)
+        stats.writes += 1
+        queue_changes(customer, partition, deltas)
+
+    def queue_changes(customer: str, partition: int, deltas: list[TimedDelta]) -> None:
         for timed in deltas:
             change = codec.encode_dict(tag_schema, tag_change_fields(customer, timed))
             output.add(topics.TAGS.name, customer, change, partition=partition)
-        stats.writes += 1
         stats.changes += len(deltas)
 
     @app.agent(source, name="engagement")
@@ -161,11 +199,13 @@ def register(wapp: WapipeApp) -> None:
         async for batch in stream:
             stats.events += len(batch)
             stats.batches += 1
-            # The collector stays paused while other tasks take their turns too: the
-            # decoded batch is garbage once folded, and the turns are short.
-            with collector_paused():
-                folded_all = await fold_fetched(batch)
-            await output.flush()  # before the batch is acked: at-least-once
+            async with writing:
+                await recover_if_rebalanced()
+                # The collector stays paused while other tasks take their turns too: the
+                # decoded batch is garbage once folded, and the turns are short.
+                with collector_paused():
+                    folded_all = await fold_fetched(batch)
+                await output.flush()  # before the batch is acked: at-least-once
             if folded_all:
                 ack_fetched(app, batch)
 
@@ -174,9 +214,10 @@ def register(wapp: WapipeApp) -> None:
         tasks every LOOP_TURN_S. False if a rebalance came meanwhile: the rest is left to
         whoever owns the partitions now (they read the batch again; the fold is idempotent)."""
         turns = LoopTurns()
+        sources = batch_sources(batch)
         for customer, (partition, records) in decode_by_key(batch, folded).items():
             before = customers.data.get(customer) or TaggedCustomer()
-            after, deltas = fold_batch(before, records, thresholds)
+            after, deltas = fold_batch(before, records, thresholds, sources[partition])
             if after is not before:
                 store(customer, partition, before, after, deltas)
             if turns.expired():
@@ -195,43 +236,72 @@ def register(wapp: WapipeApp) -> None:
     def reindex_after_rebalance(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         due.stale = True  # recovered keys are not in the index yet
 
+    async def recover_if_rebalanced() -> None:
+        """After a rebalance, before the first write: index the recovered customers' due
+        times, and publish again the changes of values whose input was not committed."""
+        if not due.stale:
+            return
+        n = settings.kafka_partitions
+        active = {
+            tp.partition for tp in app.assignor.assigned_actives() if tp.topic in source_topics
+        }
+        # Faust read the committed offsets when the partitions were assigned (perform_seek),
+        # and nothing of this generation is acked before this runs.
+        committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        entries: list[tuple[int, str, int | None]] = []
+        owed = 0
+        for key, value in customers.items():
+            if value is None:
+                continue
+            partition = partition_of(key, n)
+            entries.append((partition, key, value.next_change_ms))
+            if partition in active and unconfirmed(value, partition, committed):
+                queue_changes(key, partition, last_changes(value, thresholds))
+                owed += 1
+        due.rebuild(entries)
+        await output.flush()
+        if owed:
+            stats.republished += owed
+            log.info("engagement.republished", customers=owed)
+
     @app.agent(ticks, name="engagement-sweep")
     async def sweep_customers(stream: faust.StreamT[SweepTick]) -> None:
         async for event in stream.events():
-            tick = event.value
-            if due.stale:
-                n = settings.kafka_partitions
-                due.rebuild(
-                    (partition_of(key, n), key, value.next_change_ms)
-                    for key, value in customers.items()
-                    if value is not None
+            async with writing:
+                await recover_if_rebalanced()
+                await sweep_tick(event.value, event.message)
+
+    async def sweep_tick(tick: SweepTick, message: Any) -> None:
+        partition = message.partition
+        swept = 0
+        turns = LoopTurns()
+        for customer in due.pop_due(partition, tick.ts_ms):
+            before = customers.data.get(customer)
+            if before is not None:
+                after, deltas = sweep(
+                    before, tick.ts_ms, thresholds, (message.topic, message.offset)
                 )
-            partition = event.message.partition
-            swept = 0
-            turns = LoopTurns()
-            for customer in due.pop_due(partition, tick.ts_ms):
-                before = customers.data.get(customer)
-                if before is not None:
-                    after, deltas = sweep(before, tick.ts_ms, thresholds)
-                    if after is not before:
-                        store(customer, partition, before, after, deltas)
-                        swept += 1
-                if turns.expired():
-                    await turns.give_way()
-                    if rebalancing(event.message.generation_id):
-                        break  # a rebalance: the index is rebuilt from the table (stale)
-            await output.flush()
-            if swept:
-                log.info("engagement.swept", customers=swept, now_ms=tick.ts_ms)
+                if after is not before:
+                    store(customer, partition, before, after, deltas)
+                    swept += 1
+            if turns.expired():
+                await turns.give_way()
+                if rebalancing(message.generation_id):
+                    break  # a rebalance: the index is rebuilt from the table (stale)
+        await output.flush()
+        if swept:
+            log.info("engagement.swept", customers=swept, now_ms=tick.ts_ms)
 
 
 __all__ = [
     "SOURCES",
     "TABLE",
     "EngagementStats",
+    "batch_sources",
     "partition_of",
     "register",
     "tag_change",
     "tag_change_fields",
     "tag_thresholds",
+    "unconfirmed",
 ]

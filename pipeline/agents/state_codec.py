@@ -3,8 +3,9 @@
 Table changelogs outlive code versions and anyone with broker access can write to them, so
 they hold plain JSON naming only the dataclasses listed in :data:`STATE_TYPES`, never pickle.
 Tuples, frozensets and dict keys are tagged so a value decodes to exactly what was stored.
-A changed dataclass layout is handled by rebuilding the table from the topics (design.md §4:
-all state can be recomputed by replaying), not by migrating changelog records.
+A field appended to a dataclass with a default reads older values as that default; any
+other layout change is handled by rebuilding the table from the topics (design.md §4: all
+state can be recomputed by replaying), not by migrating changelog records.
 """
 
 from __future__ import annotations
@@ -98,9 +99,18 @@ def _plain_customer(value: TaggedCustomer) -> dict[str, Any]:
         ],
     }
     tags = _sorted_tags(value.tags)
+    before, source = value.changed_from, value.changed_by
     return {
         "@": "TaggedCustomer",
-        "f": [state, {"s": tags}, value.judged_ms, value.next_change_ms, value.stamped_ms],
+        "f": [
+            state,
+            {"s": tags},
+            value.judged_ms,
+            value.next_change_ms,
+            value.stamped_ms,
+            None if before is None else {"s": _sorted_tags(before)},
+            None if source is None else {"t": list(source)},
+        ],
     }
 
 
@@ -129,7 +139,18 @@ def _layout_is(cls: type, names: tuple[str, ...]) -> bool:
 
 # The written-out encoder holds only while the dataclasses keep these fields in this order.
 _FAST_CUSTOMER = (
-    _layout_is(TaggedCustomer, ("state", "tags", "judged_ms", "next_change_ms", "stamped_ms"))
+    _layout_is(
+        TaggedCustomer,
+        (
+            "state",
+            "tags",
+            "judged_ms",
+            "next_change_ms",
+            "stamped_ms",
+            "changed_from",
+            "changed_by",
+        ),
+    )
     and _layout_is(PurchaseRecord, ("ts_ms", "amount_minor", "currency", "order_id"))
     and _layout_is(CurrencyTotal, ("currency", "orders", "amount_minor"))
     and _layout_is(
@@ -190,8 +211,11 @@ def from_plain(value: Any) -> Any:
     cls = STATE_TYPES.get(value.get("@", ""))
     if cls is None:
         raise SchemaError(f"table value names unknown type {value.get('@')!r}")
-    names = _FIELDS[cls]
-    return cls(**dict(zip(names, (from_plain(v) for v in value["f"]), strict=True)))
+    names, stored = _FIELDS[cls], value["f"]
+    if len(stored) > len(names):
+        raise TypeError(f"{cls.__name__} has {len(names)} fields, the value {len(stored)}")
+    # Fields appended since the value was written take their defaults (zip stops short).
+    return cls(**dict(zip(names, (from_plain(v) for v in stored), strict=False)))
 
 
 #: Encoded messages the codec remembers; past this it starts again (bounded memory).

@@ -15,6 +15,12 @@ window's inclusive edge counted in one batching and not in another).
 A batch of events for one customer is folded first and judged once (work per batch, issue 6's
 benchmark): intermediate tags inside one batch are not published, only the net change with its
 reason.
+
+A value that changed the tags remembers the tags before (``changed_from``) and the input that
+made it (``changed_by``, opaque here), so :func:`last_changes` can word the same TagChanges
+again: the agent stores the value first and publishes its changes after, and after a crash in
+between it publishes them again from the recovered value (docs/agents.md, "State before
+changes").
 """
 
 from __future__ import annotations
@@ -44,6 +50,16 @@ class TaggedCustomer:
     judged_ms: int | None = None
     next_change_ms: int | None = None  # when time alone changes the tags (for the sweep)
     stamped_ms: int | None = None  # the time stamp of the last published change
+    # Set only on a value whose write changed the tags: the tags before, and the input
+    # (topic, offset) whose batch made it. last_changes() words that change again.
+    changed_from: frozenset[str] | None = None
+    changed_by: tuple[str, int] | None = None
+
+
+#: Where a batch's input came from: (topic, offset) of one of its records in the key's
+#: partition. Stored on a changed value; the engagement agent compares it with the committed
+#: offset after a restart.
+Source = tuple[str, int]
 
 
 @fast_init
@@ -54,13 +70,18 @@ class TimedDelta:
 
 
 def _judge(
-    customer: TaggedCustomer, state: CustomerState, at_ms: int, th: TagThresholds
+    customer: TaggedCustomer,
+    state: CustomerState,
+    at_ms: int,
+    th: TagThresholds,
+    source: Source | None,
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     judged = customer.judged_ms
     at = at_ms if judged is None or at_ms > judged else judged
     tags = compute_tags(state, at, th)
     stamp = customer.stamped_ms
     timed: list[TimedDelta] = []
+    changed_from = changed_by = None
     if tags != customer.tags:
         # A change's id is (customer, tag, change, stamp) and readers deduplicate on it: late
         # events flipping a tag back at an instant already published would repeat an earlier
@@ -71,20 +92,40 @@ def _judge(
         families = {tag_family(t) for t in customer.tags ^ tags}
         deltas = diff_tags(customer.tags, tags, tag_reasons(state, at, tags, families, th))
         timed = [TimedDelta(delta=d, ts_ms=stamp) for d in deltas]
+        changed_from, changed_by = customer.tags, source
     updated = TaggedCustomer(
         state=state,
         tags=tags,
         judged_ms=at,
         next_change_ms=next_tag_change_ms(state, at, th),
         stamped_ms=stamp,
+        changed_from=changed_from,
+        changed_by=changed_by,
     )
     return updated, timed
+
+
+def last_changes(
+    customer: TaggedCustomer, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
+) -> list[TimedDelta]:
+    """The changes published with ``customer`` when it was stored: the same tags, reasons and
+    stamp (so the same TagChange ids) as the judgement returned then; none if that write
+    changed no tag. Reasons are worded from the stored state at the stored judging instant,
+    as :func:`_judge` worded them."""
+    before, at, stamp = customer.changed_from, customer.judged_ms, customer.stamped_ms
+    if before is None or at is None or stamp is None:
+        return []
+    tags = customer.tags
+    families = {tag_family(t) for t in before ^ tags}
+    deltas = diff_tags(before, tags, tag_reasons(customer.state, at, tags, families, thresholds))
+    return [TimedDelta(delta=d, ts_ms=stamp) for d in deltas]
 
 
 def fold_events(
     customer: TaggedCustomer,
     events: Iterable[object],
     thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+    source: Source | None = None,
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     """Fold a batch of one customer's events and judge the tags once, at the latest time."""
     state = customer.state
@@ -98,13 +139,14 @@ def fold_events(
         return customer, []
     if customer.judged_ms is not None and latest <= customer.judged_ms and state == customer.state:
         return customer, []  # a pure redelivery: nothing to store, nothing to say
-    return _judge(customer, state, latest, thresholds)
+    return _judge(customer, state, latest, thresholds, source)
 
 
 def fold_batch(
     customer: TaggedCustomer,
     records: Iterable[EventRecord],
     thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+    source: Source | None = None,
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     """:func:`fold_events` for decoded records (the agent's path): the same result, with the
     state folded in place (:mod:`pipeline.policy.customer_batch`) and frozen once."""
@@ -113,17 +155,20 @@ def fold_batch(
         return customer, []
     if customer.judged_ms is not None and latest <= customer.judged_ms and state == customer.state:
         return customer, []  # a pure redelivery: nothing to store, nothing to say
-    return _judge(customer, state, latest, thresholds)
+    return _judge(customer, state, latest, thresholds, source)
 
 
 def sweep(
-    customer: TaggedCustomer, now_ms: int, thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS
+    customer: TaggedCustomer,
+    now_ms: int,
+    thresholds: TagThresholds = DEFAULT_TAG_THRESHOLDS,
+    source: Source | None = None,
 ) -> tuple[TaggedCustomer, list[TimedDelta]]:
     """Time has reached ``now_ms``: apply the changes time alone makes (hot → warm → …)."""
     due = customer.next_change_ms
     if due is None or due > now_ms:
         return customer, []
-    return _judge(customer, customer.state, now_ms, thresholds)
+    return _judge(customer, customer.state, now_ms, thresholds, source)
 
 
 def thresholds_from_settings(

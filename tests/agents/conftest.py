@@ -33,7 +33,11 @@ def start_worker(
     made: list[WorkerProcess] = []
 
     def start(
-        roles: str, *, app_id: str | None = None, env: dict[str, str] | None = None
+        roles: str,
+        *,
+        app_id: str | None = None,
+        env: dict[str, str] | None = None,
+        module: str = "pipeline.cli",
     ) -> WorkerProcess:
         worker = WorkerProcess(
             bootstrap=fresh_broker.bootstrap_servers,
@@ -42,6 +46,7 @@ def start_worker(
             roles=roles,
             env={**NO_TIMER, "WAPIPE_LOG_LEVEL": "warning", **(env or {})},
             partitions=PARTITIONS,
+            module=module,
         )
         made.append(worker)
         return worker.start()

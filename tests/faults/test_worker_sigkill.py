@@ -25,7 +25,13 @@ SEND_RATE_PER_S = min(60, max(3, SCALE.sends // 15))  # the sends last as long a
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[FaultStack]:
-    s = FaultStack(tmp_path, env={"WAPIPE_WHATSAPP_RATE_PER_S": str(SEND_RATE_PER_S)})
+    # With Meta's status webhooks, as in production: a send in flight at a kill is confirmed
+    # by its "sent" status, not written off as rejected.
+    s = FaultStack(
+        tmp_path,
+        env={"WAPIPE_WHATSAPP_RATE_PER_S": str(SEND_RATE_PER_S)},
+        status_webhooks=True,
+    )
     yield s
     s.close()
 

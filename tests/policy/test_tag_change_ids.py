@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.agents.engagement import tag_change, tag_change_fields
-from pipeline.policy.tag_timeline import TaggedCustomer, fold_events
+from pipeline.policy.durations import DAY_MS
+from pipeline.policy.tag_timeline import TaggedCustomer, fold_events, last_changes, sweep
 from pipeline.schemas.codec import AvroEventCodec
 from tests.agents.world import final_tags
 from tests.policy.customer_events import T0, purchase
@@ -68,3 +69,36 @@ def test_the_agents_encoded_changes_are_the_events_bytes(events: list[object], t
         fast = codec.encode_dict(schema, tag_change_fields(CUSTOMER, timed))
         assert fast == codec.encode(tag_change(CUSTOMER, timed))
         assert codec.decode(fast) == tag_change(CUSTOMER, timed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=events_strategy,
+    cuts=st.lists(st.integers(0, 30), max_size=8),
+    sweeps=st.lists(st.integers(0, 200), max_size=4),
+    th=thresholds_strategy,
+)
+def test_a_stored_value_words_its_changes_again_exactly(
+    events: list[object], cuts: list[int], sweeps: list[int], th: object
+) -> None:
+    """The agent stores a value before it publishes the value's changes; after a crash in
+    between, it publishes them again from the recovered value (last_changes). They must be
+    the changes the judgement returned, so the same TagChange bytes and ids."""
+    customer = TaggedCustomer()
+    bounds = sorted({0, len(events), *(c for c in cuts if c < len(events))})
+    steps: list[tuple[str, object]] = [("fold", events[a:b]) for a, b in pairwise(bounds)]
+    steps += [("sweep", T0 + days * DAY_MS) for days in sorted(sweeps)]
+    for offset, (kind, arg) in enumerate(steps):
+        source = (kind, offset)
+        if kind == "fold":
+            after, deltas = fold_events(customer, arg, th, source)  # type: ignore[arg-type]
+        else:
+            after, deltas = sweep(customer, arg, th, source)  # type: ignore[arg-type]
+        if after is customer:
+            continue  # nothing stored
+        assert last_changes(after, th) == deltas  # type: ignore[arg-type]
+        assert after.changed_by == (source if deltas else None)
+        assert [tag_change(CUSTOMER, d) for d in last_changes(after, th)] == [  # type: ignore[arg-type]
+            tag_change(CUSTOMER, d) for d in deltas
+        ]
+        customer = after

@@ -32,8 +32,10 @@ class WorkerProcess:
         roles: str | None = None,
         env: Mapping[str, str] | None = None,
         partitions: int = 4,
+        module: str = "pipeline.cli",
     ) -> None:
         self.bootstrap = bootstrap
+        self.module = module  # run as ``python -m <module> run``: a test may wrap the CLI
         self.data_dir = data_dir
         self.app_id = app_id
         self.roles = roles
@@ -73,7 +75,7 @@ class WorkerProcess:
 
     def start(self, *, timeout_s: float = 60.0, port_attempts: int = 3) -> WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "pipeline.cli", "run"]
+        args = [sys.executable, "-m", self.module, "run"]
         if self.roles:
             args += ["--roles", self.roles]
         for attempt in range(1, port_attempts + 1):
