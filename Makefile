@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench faults clean
+.PHONY: run test lint bench bench-quix faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
+
+# Issue 6's comparison: the engagement agent and the same fold as a Quix Streams app, one run.
+QUIX := .venv-quix
+$(QUIX)/.installed: bench/quix-requirements.txt
+	$(PYTHON) -m venv $(QUIX)
+	$(QUIX)/bin/python -m pip install --quiet -r bench/quix-requirements.txt
+	touch $(QUIX)/.installed
+
+bench-quix: $(STAMP) $(QUIX)/.installed
+	$(BIN)/python bench/engagement.py --quix $(QUIX)/bin/python
 
 # The fault scenarios at the issue's size (50,000 events); -s shows each scenario's counts.
 # Each takes several minutes there, beyond the suite's 300 s per-test timeout.

@@ -24,10 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import multiprocessing
 import os
 import pstats
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +42,7 @@ import faust
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from pipeline import topics
+from pipeline.agents.batch_output import BatchOutput
 from pipeline.agents.batches import event_batches, group_by_key
 from pipeline.agents.engagement import (
     SOURCES,
@@ -60,6 +63,7 @@ from pipeline.events import (
 )
 from pipeline.policy.tag_timeline import TaggedCustomer, fold_batch, fold_events
 from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS, EmbeddedBroker, free_port
+from pipeline.runtime.faust_fetch_batches import FetchBatchTopic, FetchedBatch, ack_fetched
 from pipeline.runtime.kafka_admin import ensure_topics
 from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
@@ -264,6 +268,41 @@ def register_bare(wapp: WapipeApp) -> None:
             stats.batches += 1
 
 
+def register_counter(wapp: WapipeApp) -> None:
+    """--quix's like-for-like partner of Quix's counter app: a count per customer in a table
+    with its changelog, written the way the engagement agent writes (whole fetches, one value
+    per key per batch through ``BatchOutput``, acknowledged after the flush)."""
+    app, settings = wapp.app, wapp.settings
+    counts = app.Table(
+        "bench-counts", default=None, partitions=settings.kafka_partitions, use_partitioner=True
+    )
+    use_state_codec(counts)
+    source = FetchBatchTopic(
+        app, topics=[spec.name for spec in SOURCES], max_records=settings.engagement_batch_max
+    )
+    output = BatchOutput(app, partitions=settings.kafka_partitions)
+    stats = EngagementStats()
+    wapp.extras["engagement_stats"] = stats
+
+    @app.agent(source, name="engagement")
+    async def count_per_customer(stream: faust.StreamT[FetchedBatch]) -> None:
+        async for batch in stream:
+            stats.events += len(batch)
+            stats.batches += 1
+            seen: dict[bytes, tuple[int, int]] = {}
+            for tp, records in batch.parts:
+                for record in records:
+                    n, _ = seen.get(record.key, (0, tp.partition))
+                    seen[record.key] = (n + 1, tp.partition)
+            data = counts.data
+            for raw, (n, partition) in seen.items():
+                key = raw.decode()
+                output.put(counts, key, (data.get(key) or 0) + n, partition=partition)
+            stats.writes += len(seen)
+            await output.flush()
+            ack_fetched(app, batch)
+
+
 def install_eager_drain() -> None:
     """--eager-drain, a measurement only: Faust's consumer loop without its per-record
     ``wait_first(callback(message), suspend_flow.wait())`` (two tasks and an asyncio.wait
@@ -303,6 +342,7 @@ def faust_run(
     profile: bool,
     batch_max: int,
     bare: bool = False,
+    counter: bool = False,
     eager_drain: bool = False,
     batch_s: float,
     conf: dict[str, int],
@@ -313,13 +353,13 @@ def faust_run(
     if eager_drain:
         install_eager_drain()
 
+    kind = " counter" if counter else " bare" if bare else " baseline" if baseline else " new"
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engagement-"))
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,
         kafka_partitions=partitions,
         data_dir=data_dir,
-        app_id=f"bench-engagement-{'bare-' if bare else 'baseline-' if baseline else ''}"
-        f"{os.getpid()}",
+        app_id=f"bench-engagement-{kind.strip()}-{os.getpid()}",
         web_port=free_port(),
         log_level="warning",
         engagement_sweep_s=3600,
@@ -352,7 +392,15 @@ def faust_run(
         timing["batches"] = stats.batches
 
     # The baseline registers its own agent; the new run uses the engagement role's module.
-    register_agent = register_bare if bare else register_baseline if baseline else register
+    register_agent = (
+        register_counter
+        if counter
+        else register_bare
+        if bare
+        else register_baseline
+        if baseline
+        else register
+    )
 
     def configure(wapp: WapipeApp) -> None:
         for name, value in conf.items():  # Faust settings to try (--conf), before start
@@ -371,7 +419,7 @@ def faust_run(
     # CPU seconds of this process per event: less sensitive than wall time to other
     # engineers' load on the shared 2 cores.
     cpu_us = (timing["last_cpu"] - timing["first_cpu"]) / counted * 1e6
-    kind = " bare" if bare else " baseline" if baseline else ""
+    kind = "" if kind == " new" else kind
     print(f"faust{kind}: {cpu_us:,.0f} µs CPU per event")
     print(
         f"faust{kind}: {timing['events']:,.0f} events in "
@@ -398,6 +446,25 @@ def faust_in_child(*args: Any, **kwargs: Any) -> tuple[float, float]:
     child.start()
     result: tuple[float, float] = out.get(timeout=3600)
     child.join(60)
+    return result
+
+
+def quix_run(python: str, bootstrap: str, n: int, partitions: int, mode: str) -> dict[str, Any]:
+    """bench/quix_engagement.py in ``python`` (an interpreter with Quix Streams): its result."""
+    script = Path(__file__).with_name("quix_engagement.py")
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [python, str(script), bootstrap, str(n), str(partitions), mode],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, "PYTHONPATH": root},
+        check=False,
+    )
+    last = done.stdout.strip().splitlines()[-1:] or [""]
+    if done.returncode != 0 or not last[0].startswith("{"):
+        raise SystemExit(f"quix_engagement.py {mode} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(last[0])
     return result
 
 
@@ -433,6 +500,12 @@ def main() -> None:
         action="store_true",
         help="measurement only: Faust's consumer loop without its per-record wait_first",
     )
+    parser.add_argument(
+        "--quix",
+        metavar="PYTHON",
+        help="also run bench/quix_engagement.py (fold and count) with this interpreter, "
+        "one that has Quix Streams (docs/benchmarks.md, 'Against Quix Streams')",
+    )
     args = parser.parse_args()
 
     broker = None if args.bootstrap else EmbeddedBroker().__enter__()
@@ -461,15 +534,18 @@ def main() -> None:
             f"ceiling (confluent-kafka loop, same fold): {ceiling_rate:,.0f} events/s, "
             f"{ceiling_cpu:,.0f} µs CPU per event; {load()}"
         )
-        runs = [("before", True, False)] if args.baseline else []
-        runs += [("bare", False, True)] if args.bare else []
-        for kind, baseline, bare in [*runs, ("after", False, False)]:
+        runs = ["before"] if args.baseline else []
+        runs += ["bare"] if args.bare else []
+        runs += ["after"]
+        runs += ["counter"] if args.quix else []
+        for kind in runs:
             rate, drained = faust_in_child(
                 bootstrap,
                 args.events,
                 args.partitions,
-                baseline=baseline,
-                bare=bare,
+                baseline=kind == "before",
+                bare=kind == "bare",
+                counter=kind == "counter",
                 profile=args.profile and kind == "after",
                 batch_max=args.batch_max,
                 batch_s=args.batch_s,
@@ -480,12 +556,20 @@ def main() -> None:
                 "before": "engagement agent before",
                 "bare": "bare Faust agent, counting only",
                 "after": "engagement agent",
+                "counter": "a counter per customer, the engagement agent's way",
             }[kind]
             if args.eager_drain:
                 label += " [eager drain, measurement only]"
             print(
                 f"{label} (Faust, one worker): {rate:,.0f} events/s; "
                 f"drained {drained:,.0f} events/s; {load()}"
+            )
+        for mode in ("fold", "count") if args.quix else ():
+            quix = quix_run(args.quix, bootstrap, args.events, args.partitions, mode)
+            what = "the same fold" if mode == "fold" else "a counter per customer"
+            print(
+                f"Quix Streams ({what}, RocksDB state with changelog): {quix['rate']:,.0f} "
+                f"events/s, {quix['cpu_us']:,.0f} µs CPU per event; {load()}"
             )
     finally:
         if broker is not None:
