@@ -333,8 +333,9 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not touch the doc")
     args = parser.parse_args()
     known = {b.script: b for b in BENCHES}
-    # loadgen.py is the lean HTTP client the other benchmarks drive load with, not a benchmark.
-    not_benches = {"run_all.py", "loadgen.py"}
+    # Not benchmarks: loadgen.py is the lean HTTP client the others drive load with, and
+    # quix_engagement.py is what engagement.py --quix runs in Quix Streams' environment.
+    not_benches = {"run_all.py", "loadgen.py", "quix_engagement.py"}
     scripts = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name not in not_benches)
     benches = [known.get(s, Bench(script=s, quick=(), figures=())) for s in scripts]
     if args.only:
