@@ -19,6 +19,16 @@ commit of acknowledged offsets. The agent acknowledges a batch with :func:`ack_f
 when its work is done (at-least-once: a crash before that refetches the batch).
 
 A topic read both by a batch agent and by ordinary agents is delivered to both.
+
+A busy batch agent does not hold up the worker's other agents. While its queue is full, the
+consumer does not wait for room (Faust's per-record delivery would, and with it every agent
+of the worker: an auto-reply waited for a whole batch's fold). It takes the partitions only
+the batch agent reads out of the next fetches (Faust's ``on_buffer_full``, as its own
+per-record queues do under pressure), queues the batch it has beyond the bound, and returns
+the other records to their agents at once. Records of partitions both kinds read keep coming
+for the per-record agents; their batch share joins the batch already waiting, up to
+``max_records``, and only past that does the consumer wait as before. The held partitions
+are given back (``on_buffer_drop``) once the agent has room again.
 """
 
 from __future__ import annotations
@@ -35,10 +45,10 @@ from faust.types.tuples import tp_set_to_map
 from pipeline.runtime.faust_rewind import RewindingConsumer, RewindingTransport
 
 #: Batches waiting for a batch agent (besides the one it works on). One keeps it busy; more
-#: would hold up the consumer's other agents longer: while the queue is full the fetch loop
-#: waits, and so do the per-record agents of the same worker (Faust's own per-record queues
-#: behave the same way). Measured in the full-size SIGKILL fault test with 4: the sender's
-#: crash-evidence agent, behind a replaying engagement agent, missed a status for 45 s.
+#: would only hold more records in memory: the fetch holds back what only the batch agent
+#: reads while its queue is full (see above). With 4, before that, a full queue stopped the
+#: fetch loop and the sender's crash-evidence agent behind a replaying engagement agent
+#: missed a status for 45 s (the full-size SIGKILL fault test).
 FETCH_BATCH_QUEUE = 1
 
 
@@ -129,10 +139,15 @@ class FetchBatchConsumer(RewindingConsumer):
         self._shared: set[TP] = set()  # partitions read by a batch agent and per record
         self._batch_done: dict[TP, int] = {}  # shared partition → next offset not yet done
         self._referenced: dict[TP, list[Message]] = {}  # messages the batch agent holds
+        # While a batch agent's queue is full: the partitions only it reads, out of the
+        # fetch, and the batch queued past the bound that later records may join.
+        self._held: dict[TP, FetchBatchTopic] = {}
+        self._overflow: dict[int, tuple[Any, FetchedBatch]] = {}  # id(channel) → (event, batch)
 
     async def _wait_next_records(
         self, timeout: float
     ) -> tuple[Mapping[TP, list[Any]] | None, set[TP] | None]:
+        self._release_held()
         records, active = await super()._wait_next_records(timeout)
         conductor = self.app.topics
         if not records or not isinstance(conductor, FetchBatchConductor):
@@ -180,12 +195,71 @@ class FetchBatchConsumer(RewindingConsumer):
                 _append(entry[1], tp, fresh, channel.max_records)
         for channel, channel_batches in batches.values():
             for batch in channel_batches:
+                if self._queue_past_bound(channel, batch, per_record):
+                    continue
                 event = self.app.create_event(None, batch, None, _batch_message(channel, batch))
                 # The put waits while the agent's queue is full (back-pressure); a rebalance
                 # interrupts it, like Faust's own per-record delivery.
                 await self.wait_first(channel.put(event), self.suspend_flow.wait())
                 if not self.flow_active:
                     return  # the rest is read again after the rebalance's seek
+
+    def _queue_past_bound(
+        self, channel: FetchBatchTopic, batch: FetchedBatch, per_record: Mapping[TP, Any]
+    ) -> bool:
+        """With ``channel``'s queue full, queue ``batch`` past the bound instead of waiting.
+
+        A batch holding records only the batch agent reads is queued, and their partitions
+        are held out of the next fetches: what is queued so is bounded by one fetch. A batch
+        of shared partitions only (their records keep coming for the per-record agents) joins
+        the one queued past the bound while the agent has not taken it, up to
+        ``max_records``. False if the caller must wait for room: the queue has room (no
+        wait), the shared records are past that bound, or no agent of the worker reads
+        record by record."""
+        queue = channel.queue  # Topic.put's queue: the agent's, this channel is its iterator
+        if not queue.full():
+            return False
+        conductor = cast(FetchBatchConductor, self.app.topics)
+        if not any(conductor._tp_index.values()):
+            # No agent reads record by record: nobody to serve meanwhile, and with every
+            # partition held Faust's fetch loop would sleep a second before asking again.
+            return False
+        # Faust's TP, not the fetch's aiokafka TopicPartition: on_buffer_drop puts it back
+        # among the active partitions, which must all be Faust's.
+        batch_only = [TP(tp.topic, tp.partition) for tp, _ in batch.parts if tp not in per_record]
+        for tp in batch_only:
+            # Out of the next fetches until the agent has room; again each time, in case
+            # Faust made the partition active again meanwhile (it resets them on resume).
+            self._held[tp] = channel
+            self.on_buffer_full(tp)
+        overflow = self._overflow.get(id(channel))
+        if not batch_only and overflow is not None:
+            event, waiting = overflow
+            if any(queued is event for queued in _queued(queue)):  # not taken yet: join it
+                if (
+                    waiting.generation_id != batch.generation_id
+                    or len(waiting) + len(batch) > channel.max_records
+                ):
+                    return False
+                waiting.parts.extend(batch.parts)
+                return True
+        event = self.app.create_event(None, batch, None, _batch_message(channel, batch))
+        queue.force_put_nowait(event)
+        self._overflow[id(channel)] = (event, batch)
+        return True
+
+    def _release_held(self) -> None:
+        """Give the held partitions back to the fetch once their agent has room again."""
+        for tp, channel in list(self._held.items()):
+            if not channel.queue.full():
+                del self._held[tp]
+                self._give_back(tp)
+
+    def _give_back(self, tp: TP) -> None:
+        if tp in self._paused_partitions:  # a table recovering: Faust resumes it itself
+            self._buffered_partitions.discard(tp)
+        else:
+            self.on_buffer_drop(tp)
 
     async def _read_records(self, tp: TP, tp_records: list[Any], *, record_read: bool) -> list[Any]:
         """The records not yet read (Faust's read offset); with ``record_read`` also record
@@ -218,6 +292,14 @@ class FetchBatchConsumer(RewindingConsumer):
         # Everything after the committed offsets is read (and acknowledged) again.
         self._referenced.clear()
         self._batch_done.clear()
+        assigned = self.assignment()
+        for tp in self._held:
+            if tp in assigned:
+                self._give_back(tp)
+            else:
+                self._buffered_partitions.discard(tp)
+        self._held.clear()
+        self._overflow.clear()
         await super().perform_seek()
 
     def ack_fetched(self, batch: FetchedBatch) -> bool:
@@ -255,6 +337,11 @@ class FetchBatchConsumer(RewindingConsumer):
             else:
                 waiting.append(message)
         self._referenced[tp] = waiting
+
+
+def _queued(queue: Any) -> Any:
+    """The events waiting in an asyncio queue (its deque)."""
+    return queue._queue
 
 
 def _append(batches: list[FetchedBatch], tp: TP, records: list[Any], max_records: int) -> None:

@@ -3,7 +3,8 @@
 Real worker processes (tests/broker/faust_batch_app.py): a FetchBatchTopic agent gets every
 record in batches no larger than its bound and the group commits only what it acknowledged;
 a partition also read record by record is committed only as far as both agents finished; a
-worker SIGKILLed mid-stream loses nothing once another takes over.
+batch agent held at a full queue does not hold up the per-record agent beside it; a worker
+SIGKILLed mid-stream loses nothing once another takes over.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from tests.broker.conftest import FAUST_PARTITIONS, BrokerUnderTest
 from tests.broker.faust_batch_app import GATE
 from tests.broker.faust_worker import CounterWorker
-from tests.broker.kafka_io import Record, committed, produce
+from tests.broker.kafka_io import Record, committed, create_topic, produce
 from tests.broker.test_faust_worker import expected_counts, produce_counts, wait_committed
 
 PARTITIONS = FAUST_PARTITIONS
@@ -31,7 +32,7 @@ def start(
     app_id: str,
     tmp: Path,
     *,
-    per_record: bool,
+    per_record: bool | str,
     closed: bool = False,
 ) -> CounterWorker:
     data_dir = tmp / f"worker{len(made)}"
@@ -45,7 +46,7 @@ def start(
         data_dir=data_dir,
         partitions=PARTITIONS,
         module="tests.broker.faust_batch_app",
-        extra_args=("1" if per_record else "0",),
+        extra_args=(per_record if isinstance(per_record, str) else "1" if per_record else "0",),
     )
     made.append(worker)
     worker.start().wait_recovered(limit_s=RECOVER_LIMIT_S)
@@ -107,6 +108,28 @@ def test_a_partition_read_by_both_kinds_is_committed_only_as_far_as_both_finishe
     )
     (worker.data_dir / GATE).unlink()
     assert_all_seen_and_committed(worker, kafka, source, app_id, sent)
+
+
+@pytest.mark.slow
+def test_a_held_batch_agent_does_not_hold_up_the_per_record_agent_beside_it(
+    kafka: BrokerUnderTest, source: str, unique: str, workers: list[CounterWorker], tmp_path: Path
+) -> None:
+    """The batch agent (production queue bound) waits at its first batch while its topic's
+    records fill its queue; the per-record agent of the same worker must still count every
+    record of its own topic. Before, the fetch loop waited for room in the batch agent's
+    queue, and with it every agent of the worker (an auto-reply waited for a batch fold)."""
+    app_id = f"conf-batches-beside-{unique}"
+    beside = f"{source}-beside"
+    assert create_topic(kafka.bootstrap, beside, partitions=PARTITIONS) is None
+    worker = start(workers, kafka, source, app_id, tmp_path, per_record="beside", closed=True)
+    held = produce_counts(kafka, source, keys=40, rounds=50)  # 20+ batches of at most 100
+    sent = produce_counts(kafka, beside, keys=20, rounds=10)
+    expected = expected_counts(sent)
+    assert worker.wait_counts(expected, limit_s=30) == expected, "the per-record agent waited"
+    assert worker.status()["batches"] == 0, "the batch agent was not held"  # type: ignore[index]
+    (worker.data_dir / GATE).unlink()
+    status = assert_all_seen_and_committed(worker, kafka, source, app_id, held)
+    assert status["largest"] <= 100, "a batch joined past the bound grew beyond max_records"
 
 
 @pytest.mark.slow
