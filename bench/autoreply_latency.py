@@ -9,6 +9,7 @@ the sandbox's wall-clock arrival stamp of the reply minus the wall-clock time th
 
     .venv/bin/python bench/autoreply_latency.py [--rate 200] [--seconds 10] [--baseline]
         [--baseline-ref REF] [--fetch-wait-ms N] [--idle-s 5] [--py-spy PATH] [--repeat N]
+        [--backfill N]
 
 ``--baseline`` first runs the same load with Faust's own consumer fetch wait (1500 ms), then
 the configured one, each on a fresh stack: before and after in one run. ``--baseline-ref REF``
@@ -25,6 +26,10 @@ worker gets its own file, its roles before the suffix. Each worker's CPU per rep
 stage's latency (from the records' timestamps: POST → inbound record → reply command →
 sandbox) are printed too. ``--repeat N`` measures N times and summarises the p99s: on this
 shared VM the speed moves between runs of the same code, so one run says little.
+
+``--backfill N`` adds the ``engagement`` role to the worker that answers (what ``make run``'s
+single worker has) and produces N purchases of other customers just before the load: the
+auto-replies are then measured while that worker folds an import of past orders.
 """
 
 from __future__ import annotations
@@ -45,17 +50,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.throttle import ROOT, cpu_s, source_tree
 from pipeline import event_loop
-from pipeline.runtime.broker import EmbeddedBroker
+from pipeline.events import Purchase
+from pipeline.runtime.broker import CONFLUENT_PRODUCER_DEFAULTS, EmbeddedBroker
 from pipeline.runtime.faust_fetch_wait import FAUST_FETCH_WAIT_MS
 from pipeline.schemas.codec import AvroEventCodec
 from pipeline.settings import Settings
-from pipeline.topics import COMMANDS, INBOUND
+from pipeline.topics import COMMANDS, INBOUND, PURCHASES
 from tests.autoreply.stack import (
     ROLES,
     autoreply_worker,
@@ -329,6 +335,8 @@ def measure(
             asyncio.run(open_windows(sandbox.base_url, warmup + batch))
             # --split: the sender in its own process and group (docs/sender.md, deployment).
             for roles in ("ingest,autoreply", "sender") if args.split else (ROLES,):
+                if args.backfill and "autoreply" in roles:
+                    roles += ",engagement"
                 worker = autoreply_worker(
                     broker,
                     sandbox.base_url,
@@ -352,6 +360,8 @@ def measure(
             before_s, before_threads = time.monotonic(), thread_cpu_s(pids[0])
             before_each = {roles: cpu_s(pid) for roles, pid in by_roles.items()}
             before_sys_s = sum(system_cpu_s(pid) for pid in pids)
+            if args.backfill:
+                produce_backfill(broker.bootstrap_servers, args.backfill)
             with py_spy_each(by_roles, args.py_spy):
                 left = event_loop.run(post_at_rate(url, batch, rate_per_s=args.rate))
                 arrived = wait_for_requests(
@@ -419,6 +429,38 @@ def report(f: Figures, *, fetch_wait_ms: int) -> None:
         print(f"{f.label} CPU per reply by worker: {each}", flush=True)
 
 
+def produce_backfill(bootstrap: str, count: int) -> None:
+    """``count`` past purchases of customers the load does not use, on their topic."""
+    codec = AvroEventCodec()
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "log_level": 0,
+            **CONFLUENT_PRODUCER_DEFAULTS,
+        }
+    )
+    now_ms = int(time.time() * 1000)
+    for i in range(count):
+        customer = f"8290{i % 50_000:08d}"
+        purchase = Purchase(
+            order_id=f"backfill-{i}",
+            customer=customer,
+            amount_minor=45_000,
+            currency="KRW",
+            ts_ms=now_ms - 30 * 86_400_000 + i,
+        )
+        while True:
+            try:
+                producer.produce(
+                    PURCHASES.name, key=customer.encode(), value=codec.encode(purchase)
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(60)
+
+
 def main() -> None:
     # The sandbox process is started with "spawn": keep everything under main().
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -445,6 +487,13 @@ def main() -> None:
     )
     parser.add_argument("--py-spy", metavar="PATH", help="profile the worker during the load")
     parser.add_argument(
+        "--backfill",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add the engagement role and N past purchases for it to fold during the load",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -454,7 +503,8 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"{args.rate:g} inbound/s for {args.seconds:g} s over {args.numbers} numbers, "
-        f"{'two workers (ingest+autoreply, sender)' if args.split else 'one worker'}; "
+        f"{'two workers (ingest+autoreply, sender)' if args.split else 'one worker'}"
+        f"{f', engagement folding {args.backfill:,} past purchases' if args.backfill else ''}; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
