@@ -248,9 +248,11 @@ def register(wapp: WapipeApp) -> None:
         # Faust read the committed offsets when the partitions were assigned (perform_seek),
         # and nothing of this generation is acked before this runs.
         committed = app.consumer._committed_offset  # type: ignore[attr-defined]
+        generation = app.consumer_generation_id
         entries: list[tuple[int, str, int | None]] = []
         owed = 0
-        for key, value in customers.items():
+        turns = LoopTurns()  # a large table takes seconds: the worker's other tasks go on
+        for key, value in list(customers.items()):
             if value is None:
                 continue
             partition = partition_of(key, n)
@@ -258,7 +260,11 @@ def register(wapp: WapipeApp) -> None:
             if partition in active and unconfirmed(value, partition, committed):
                 queue_changes(key, partition, last_changes(value, thresholds))
                 owed += 1
+            if turns.expired():
+                await turns.give_way()
         due.rebuild(entries)
+        if app.consumer_generation_id != generation:
+            due.stale = True  # another rebalance during the scan: scan again before writing
         await output.flush()
         if owed:
             stats.republished += owed
