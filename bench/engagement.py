@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -333,33 +334,42 @@ def install_eager_drain() -> None:
     faust_consumer.Consumer._drain_messages = _drain_messages  # type: ignore[method-assign]
 
 
+#: The agents a Faust run can measure: kind → (the name its figures are printed under, the
+#: registration). "after" is the engagement role's own module; the others live here.
+AGENTS: dict[str, tuple[str, Callable[[WapipeApp], None]]] = {
+    "after": ("faust", register),
+    "before": ("faust baseline", register_baseline),
+    "bare": ("faust bare", register_bare),
+    "counter": ("faust counter", register_counter),
+}
+
+
 def faust_run(
     bootstrap: str,
     n: int,
     partitions: int,
     *,
-    baseline: bool,
+    kind: str,
     profile: bool,
     batch_max: int,
-    bare: bool = False,
-    counter: bool = False,
     eager_drain: bool = False,
     batch_s: float,
     conf: dict[str, int],
 ) -> tuple[float, float, Any]:
-    """One in-process worker from the start of the topics: (events/s, drained events/s)."""
+    """One in-process worker from the start of the topics, running the agent of ``kind``
+    (a key of :data:`AGENTS`): (events/s, drained events/s)."""
     from pipeline.runtime.worker import run_worker
 
     if eager_drain:
         install_eager_drain()
 
-    kind = " counter" if counter else " bare" if bare else " baseline" if baseline else " new"
+    name, register_agent = AGENTS[kind]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engagement-"))
     settings = Settings(
         kafka_bootstrap_servers=bootstrap,
         kafka_partitions=partitions,
         data_dir=data_dir,
-        app_id=f"bench-engagement-{kind.strip()}-{os.getpid()}",
+        app_id=f"bench-engagement-{kind}-{os.getpid()}",
         web_port=free_port(),
         log_level="warning",
         engagement_sweep_s=3600,
@@ -391,17 +401,6 @@ def faust_run(
         timing["changes"] = stats.changes
         timing["batches"] = stats.batches
 
-    # The baseline registers its own agent; the new run uses the engagement role's module.
-    register_agent = (
-        register_counter
-        if counter
-        else register_bare
-        if bare
-        else register_baseline
-        if baseline
-        else register
-    )
-
     def configure(wapp: WapipeApp) -> None:
         for name, value in conf.items():  # Faust settings to try (--conf), before start
             setattr(wapp.app.conf, name, value)
@@ -419,10 +418,9 @@ def faust_run(
     # CPU seconds of this process per event: less sensitive than wall time to other
     # engineers' load on the shared 2 cores.
     cpu_us = (timing["last_cpu"] - timing["first_cpu"]) / counted * 1e6
-    kind = "" if kind == " new" else kind
-    print(f"faust{kind}: {cpu_us:,.0f} µs CPU per event")
+    print(f"{name}: {cpu_us:,.0f} µs CPU per event")
     print(
-        f"faust{kind}: {timing['events']:,.0f} events in "
+        f"{name}: {timing['events']:,.0f} events in "
         f"{timing['batches']:,.0f} batches, {timing['writes']:,.0f} table writes, "
         f"{timing['changes']:,.0f} tag changes"
     )
@@ -449,12 +447,12 @@ def faust_in_child(*args: Any, **kwargs: Any) -> tuple[float, float]:
     return result
 
 
-def quix_run(python: str, bootstrap: str, n: int, partitions: int, mode: str) -> dict[str, Any]:
+def quix_run(python: str, bootstrap: str, n: int, mode: str) -> dict[str, Any]:
     """bench/quix_engagement.py in ``python`` (an interpreter with Quix Streams): its result."""
     script = Path(__file__).with_name("quix_engagement.py")
     root = str(Path(__file__).resolve().parents[1])
     done = subprocess.run(
-        [python, str(script), bootstrap, str(n), str(partitions), mode],
+        [python, str(script), bootstrap, str(n), mode],
         capture_output=True,
         text=True,
         timeout=3600,
@@ -543,9 +541,7 @@ def main() -> None:
                 bootstrap,
                 args.events,
                 args.partitions,
-                baseline=kind == "before",
-                bare=kind == "bare",
-                counter=kind == "counter",
+                kind=kind,
                 profile=args.profile and kind == "after",
                 batch_max=args.batch_max,
                 batch_s=args.batch_s,
@@ -565,7 +561,7 @@ def main() -> None:
                 f"drained {drained:,.0f} events/s; {load()}"
             )
         for mode in ("fold", "count") if args.quix else ():
-            quix = quix_run(args.quix, bootstrap, args.events, args.partitions, mode)
+            quix = quix_run(args.quix, bootstrap, args.events, mode)
             what = "the same fold" if mode == "fold" else "a counter per customer"
             print(
                 f"Quix Streams ({what}, RocksDB state with changelog): {quix['rate']:,.0f} "

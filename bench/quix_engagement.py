@@ -4,7 +4,7 @@ Run by ``bench/engagement.py --quix PYTHON`` in an interpreter that has Quix Str
 other versions of confluent-kafka and pydantic than wapipe does, so it lives in its own
 virtual environment; docs/benchmarks.md, "Against Quix Streams", has the commands)::
 
-    PYTHON bench/quix_engagement.py BOOTSTRAP EVENTS PARTITIONS {fold,count}
+    PYTHON bench/quix_engagement.py BOOTSTRAP EVENTS {fold,count}
 
 It reads the five customer topics ``bench/engagement.py`` produced from the start, in one
 consumer group of one process, with Quix's stateful processing (RocksDB state, changelog
@@ -58,7 +58,7 @@ def _with_retention(derive: Any) -> Any:
 TopicManager.derive_topic_config = _with_retention(TopicManager.derive_topic_config)  # type: ignore[method-assign]
 
 
-def main(bootstrap: str, events: int, partitions: int, mode: str) -> dict[str, Any]:
+def main(bootstrap: str, events: int, mode: str) -> dict[str, Any]:
     app = Application(
         broker_address=bootstrap,
         consumer_group=f"bench-quix-{mode}-{time.monotonic_ns()}",
@@ -113,5 +113,5 @@ def main(bootstrap: str, events: int, partitions: int, mode: str) -> dict[str, A
 
 
 if __name__ == "__main__":
-    bootstrap, events, partitions, mode = sys.argv[1:5]
-    print(json.dumps(main(bootstrap, int(events), int(partitions), mode)))
+    bootstrap, events, mode = sys.argv[1:4]
+    print(json.dumps(main(bootstrap, int(events), mode)))

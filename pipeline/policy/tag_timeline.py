@@ -88,10 +88,7 @@ def _judge(
         # change's id and be dropped downstream. So stamps strictly increase, 1 ms at a time;
         # the tags stay judged at ``at`` (judging at the stamp made them batching-dependent).
         stamp = at if stamp is None or at > stamp else stamp + 1
-        # Wording reasons is most of a judgement's cost: only the families whose tags moved.
-        families = {tag_family(t) for t in customer.tags ^ tags}
-        deltas = diff_tags(customer.tags, tags, tag_reasons(state, at, tags, families, th))
-        timed = [TimedDelta(delta=d, ts_ms=stamp) for d in deltas]
+        timed = _worded_changes(customer.tags, tags, state, at, stamp, th)
         changed_from, changed_by = customer.tags, source
     updated = TaggedCustomer(
         state=state,
@@ -115,9 +112,21 @@ def last_changes(
     before, at, stamp = customer.changed_from, customer.judged_ms, customer.stamped_ms
     if before is None or at is None or stamp is None:
         return []
-    tags = customer.tags
+    return _worded_changes(before, customer.tags, customer.state, at, stamp, thresholds)
+
+
+def _worded_changes(
+    before: frozenset[str],
+    tags: frozenset[str],
+    state: CustomerState,
+    at: int,
+    stamp: int,
+    th: TagThresholds,
+) -> list[TimedDelta]:
+    """The changes from ``before`` to ``tags``, with their reasons at ``at``, stamped."""
+    # Wording reasons is most of a judgement's cost: only the families whose tags moved.
     families = {tag_family(t) for t in before ^ tags}
-    deltas = diff_tags(before, tags, tag_reasons(customer.state, at, tags, families, thresholds))
+    deltas = diff_tags(before, tags, tag_reasons(state, at, tags, families, th))
     return [TimedDelta(delta=d, ts_ms=stamp) for d in deltas]
 
 

@@ -142,7 +142,7 @@ class FetchBatchConsumer(RewindingConsumer):
         # While a batch agent's queue is full: the partitions only it reads, out of the
         # fetch, and the batch queued past the bound that later records may join.
         self._held: dict[TP, FetchBatchTopic] = {}
-        self._overflow: dict[int, tuple[Any, FetchedBatch]] = {}  # id(channel) → (event, batch)
+        self._overflow: dict[int, Any] = {}  # id(channel) → the event queued past the bound
 
     async def _wait_next_records(
         self, timeout: float
@@ -233,19 +233,18 @@ class FetchBatchConsumer(RewindingConsumer):
             self._held[tp] = channel
             self.on_buffer_full(tp)
         overflow = self._overflow.get(id(channel))
-        if not batch_only and overflow is not None:
-            event, waiting = overflow
-            if any(queued is event for queued in _queued(queue)):  # not taken yet: join it
-                if (
-                    waiting.generation_id != batch.generation_id
-                    or len(waiting) + len(batch) > channel.max_records
-                ):
-                    return False
-                waiting.parts.extend(batch.parts)
-                return True
+        if not batch_only and overflow is not None and any(q is overflow for q in _queued(queue)):
+            waiting: FetchedBatch = overflow.value  # not taken yet: join it
+            if (
+                waiting.generation_id != batch.generation_id
+                or len(waiting) + len(batch) > channel.max_records
+            ):
+                return False
+            waiting.parts.extend(batch.parts)
+            return True
         event = self.app.create_event(None, batch, None, _batch_message(channel, batch))
         queue.force_put_nowait(event)
-        self._overflow[id(channel)] = (event, batch)
+        self._overflow[id(channel)] = event
         return True
 
     def _release_held(self) -> None:

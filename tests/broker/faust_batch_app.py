@@ -4,15 +4,15 @@ The batch agent writes one table entry per record it received (``"partition:offs
 :class:`~pipeline.agents.batch_output.BatchOutput`, as the engagement agent writes) and
 acknowledges each batch with ``ack_fetched`` once that is flushed. With ``per_record`` set to
 ``1``, the counter agent of :mod:`tests.broker.faust_counter_app` reads the same topic record
-by record; set to ``beside``, it reads ``<TOPIC>-beside`` instead, and the batch agent has the
-production queue bound (``FETCH_BATCH_QUEUE``), so a test can hold the batch agent and watch
-the counter go on.
+by record; set to ``beside``, it reads ``<TOPIC>-beside`` instead, and set to ``shared`` it reads
+the same topic; with both of these the batch agent has the production queue bound
+(``FETCH_BATCH_QUEUE``), so a test can hold the batch agent and watch the counter go on.
 While the file ``batches-closed`` exists in the data directory the batch agent waits before
 each batch, once it has done as many batches as the file says (empty: none), so a test can
 hold it back. Run it as a worker process::
 
     python -m tests.broker.faust_batch_app BOOTSTRAP TOPIC APP_ID WEB_PORT DATA_DIR PARTITIONS \
-        PER_RECORD   # 0, 1 or beside
+        PER_RECORD   # 0, 1, beside or shared
 
 ``GET /counts`` answers ``{"recovered", "rebalancing", "counts": {key: n}, "seen": [...],
 "batches": n, "largest": n}``.
@@ -67,7 +67,7 @@ def batch_app(
     # one topic: its records are the per-record agent's too, and past the queue's bound the
     # fetch waits for the batch agent (pipeline/runtime/faust_fetch_batches.py), so "the
     # per-record agent counts everything meanwhile" would race.
-    maxsize = FETCH_BATCH_QUEUE if per_record == "beside" else 1000
+    maxsize = FETCH_BATCH_QUEUE if per_record in ("beside", "shared") else 1000
 
     @app.agent(FetchBatchTopic(app, topics=[topic], max_records=100, maxsize=maxsize))
     async def collect(stream: faust.StreamT[FetchedBatch]) -> None:

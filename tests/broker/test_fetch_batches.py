@@ -133,6 +133,37 @@ def test_a_held_batch_agent_does_not_hold_up_the_per_record_agent_beside_it(
 
 
 @pytest.mark.slow
+def test_shared_records_join_the_batch_queued_past_the_bound_up_to_max_records(
+    kafka: BrokerUnderTest, source: str, unique: str, workers: list[CounterWorker], tmp_path: Path
+) -> None:
+    """Both agents read one topic; the batch agent (production queue bound) is held. Its
+    share of records that keep coming joins the one batch queued past the bound, so the
+    per-record agent goes on until that batch holds max_records (100): 10 records a fetch,
+    the agent's batch, the queued one and 100 joined = 120 of 150 counted while held (the
+    consumer waited at the third fetch before: 20). Then every record reaches the batch
+    agent once, in batches no larger than the bound."""
+    app_id = f"conf-batches-join-{unique}"
+    worker = start(workers, kafka, source, app_id, tmp_path, per_record="shared", closed=True)
+    sent: list[Record] = []
+    for trickle in range(15):  # one fetch each
+        sent += produce(
+            kafka.bootstrap, source, [(f"k{trickle}-{i}".encode(), b"1") for i in range(10)]
+        )
+        time.sleep(0.3)
+    counted = 0
+    deadline = time.monotonic() + 20
+    while counted < 100 and time.monotonic() < deadline:
+        status = worker.status() or {}
+        counted = sum(dict(status.get("counts", {})).values())  # type: ignore[call-overload]
+        time.sleep(0.2)
+    assert counted >= 100, f"the per-record agent counted {counted} of 150 while held"
+    assert (worker.status() or {})["batches"] == 0, "the batch agent was not held"
+    (worker.data_dir / GATE).unlink()
+    status = assert_all_seen_and_committed(worker, kafka, source, app_id, sent)
+    assert status["largest"] <= 100, "a joined batch grew beyond max_records"
+
+
+@pytest.mark.slow
 def test_sigkill_mid_stream_then_restart_loses_no_record(
     kafka: BrokerUnderTest, source: str, unique: str, workers: list[CounterWorker], tmp_path: Path
 ) -> None:
