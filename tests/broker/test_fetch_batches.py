@@ -126,10 +126,7 @@ def test_a_held_batch_agent_does_not_hold_up_the_per_record_agent_beside_it(
     sent = produce_counts(kafka, beside, keys=20, rounds=10)
     expected = expected_counts(sent)
     assert worker.wait_counts(expected, limit_s=30) == expected, "the per-record agent waited"
-    assert worker.status()["batches"] == 0, "the batch agent was not held"  # type: ignore[index]
-    (worker.data_dir / GATE).unlink()
-    status = assert_all_seen_and_committed(worker, kafka, source, app_id, held)
-    assert status["largest"] <= 100, "a batch joined past the bound grew beyond max_records"
+    release_and_check_bounded(worker, kafka, source, app_id, held)
 
 
 @pytest.mark.slow
@@ -157,10 +154,18 @@ def test_shared_records_join_the_batch_queued_past_the_bound_up_to_max_records(
         counted = sum(dict(status.get("counts", {})).values())  # type: ignore[call-overload]
         time.sleep(0.2)
     assert counted >= 100, f"the per-record agent counted {counted} of 150 while held"
+    release_and_check_bounded(worker, kafka, source, app_id, sent)
+
+
+def release_and_check_bounded(
+    worker: CounterWorker, kafka: BrokerUnderTest, source: str, app_id: str, sent: list[Record]
+) -> None:
+    """The batch agent was held until now; open its gate: every record reaches it once and
+    is committed, and no batch queued past the bound grew beyond max_records (100)."""
     assert (worker.status() or {})["batches"] == 0, "the batch agent was not held"
     (worker.data_dir / GATE).unlink()
     status = assert_all_seen_and_committed(worker, kafka, source, app_id, sent)
-    assert status["largest"] <= 100, "a joined batch grew beyond max_records"
+    assert status["largest"] <= 100, "a batch queued past the bound grew beyond max_records"
 
 
 @pytest.mark.slow
